@@ -1,0 +1,52 @@
+"""Session fixtures every test level shares: the real PostgreSQL and the real Kafka-protocol
+broker, started fresh for this test session under its own temporary directory and stopped at
+the end. Set KAFKA_BOOTSTRAP_SERVERS / TEST_DATABASE_URL to run against servers of your own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+
+from payctl.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.fixture(scope="session")
+def infra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("infra")
+
+
+@pytest.fixture(scope="session")
+def postgres(infra_dir: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(infra_dir / "pg")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(infra_dir: Path) -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    embedded = EmbeddedBroker(infra_dir / "kafka", free_port())
+    embedded.start()
+    yield embedded.bootstrap
+    embedded.stop()
+
+
+@pytest.fixture
+def fresh_database(postgres: EmbeddedPostgres) -> str:
+    """An empty database of its own for one test; returns its libpq URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres.url(name)

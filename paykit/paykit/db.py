@@ -1,0 +1,66 @@
+"""Database plumbing shared by every service: engines, and the inbox and outbox tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+messaging_metadata = MetaData()
+
+# One row per event this service has handled, written in the handler's transaction: a redelivered
+# event finds its row and changes nothing.
+inbox = Table(
+    "inbox",
+    messaging_metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Events waiting to be published, written in the same transaction as the state change that
+# caused them; the relay publishes in id order and stamps published_at.
+outbox = Table(
+    "outbox",
+    messaging_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accepts libpq URLs (`postgresql://`) and pins the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    # pool_pre_ping: a database restart must not surface as errors on the first use of old
+    # connections; the runtime retries anyway, this just avoids noise.
+    return create_engine(
+        sqlalchemy_url(url), pool_size=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )

@@ -1,0 +1,75 @@
+"""`/healthz` and `/metrics` for processes that have no web framework of their own."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import make_wsgi_app
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from sqlalchemy import Engine
+
+Check = Callable[[], None]
+
+
+def database_check(engine: Engine) -> Check:
+    def check() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as e:  # a failing check is the answer, not an error of the endpoint
+            results[name] = f"{type(e).__name__}: {e}"[:300]
+    return all(r == "ok" for r in results.values()), results
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class HealthServer:
+    def __init__(self, host: str, port: int, checks: dict[str, Check]) -> None:
+        self._checks = checks
+        self._metrics = make_wsgi_app()
+        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        if path != "/healthz":
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"code":"not_found","message":"try /healthz or /metrics"}']
+        ready, results = run_checks(self._checks)
+        body = json.dumps({"status": "ok" if ready else "unavailable", "checks": results})
+        status = "200 OK" if ready else "503 Service Unavailable"
+        start_response(status, [("Content-Type", "application/json")])
+        return [body.encode()]

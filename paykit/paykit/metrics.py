@@ -1,0 +1,28 @@
+"""Prometheus metrics of the runtime: what ops watch for lag, backlog, dead letters and latency."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "payments_messages_total",
+    "Messages taken from Kafka, by outcome (handled, duplicate, dead_lettered, skipped).",
+    ["topic", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "payments_handler_seconds",
+    "Time to handle one message, database commit included.",
+    ["topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RETRIES = Counter(
+    "payments_transient_retries_total", "Messages retried after a transient error.", ["topic"]
+)
+DEAD_LETTERS = Counter(
+    "payments_dead_letters_total", "Messages sent to a dead-letter topic.", ["topic", "code"]
+)
+OUTBOX_PUBLISHED = Counter("payments_outbox_published_total", "Outbox rows published.", ["topic"])
+OUTBOX_BACKLOG = Gauge("payments_outbox_backlog", "Outbox rows not yet published.")
+CONSUMER_LAG = Gauge(
+    "payments_consumer_lag", "Messages behind the high watermark.", ["topic", "partition"]
+)

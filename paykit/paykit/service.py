@@ -1,0 +1,126 @@
+"""Runs a consumer service: the consumer loop in the main thread, the outbox relay beside it,
+health and metrics on HTTP; SIGTERM or SIGINT stop all three cleanly.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from confluent_kafka import Producer
+from sqlalchemy.orm import Session, sessionmaker
+
+from paykit.consumer import ConsumerLoop, Handler
+from paykit.db import make_engine
+from paykit.dead_letters import DeadLetters
+from paykit.health import Check, HealthServer, database_check
+from paykit.kafka import producer_config
+from paykit.logging import configure_logging
+from paykit.relay import OutboxRelay
+from payment_events.codec import Codec
+from payment_events.registry import registry_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from sqlalchemy import Engine
+
+    from paykit.settings import ConsumerServiceSettings
+    from paykit.unit_of_work import UnitOfWork
+    from payment_events.events import Event
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Wiring:
+    """What `bootstrap()` builds for one service process."""
+
+    settings: ConsumerServiceSettings
+    engine: Engine
+    codec: Codec
+    session_factory: sessionmaker[Session]
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def wire(settings: ConsumerServiceSettings) -> Wiring:
+    engine = make_engine(settings.database_url)
+    return Wiring(
+        settings=settings,
+        engine=engine,
+        codec=Codec(registry_for(settings.schema_registry_url)),
+        session_factory=sessionmaker(engine, expire_on_commit=False),
+    )
+
+
+def run_consumer_service(
+    wiring: Wiring,
+    *,
+    topics: list[str],
+    handlers: Mapping[type[Event], Handler[Any]],
+    uow_factory: Callable[[], UnitOfWork],
+    checks: dict[str, Check] | None = None,
+) -> None:
+    settings = wiring.settings
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    stop = wiring.stop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    client_id = f"{settings.service_name}@{socket.gethostname()}"
+    producer = Producer(producer_config(settings.kafka_bootstrap_servers, client_id))
+    relay = OutboxRelay(
+        wiring.engine,
+        producer,
+        stop,
+        batch_size=settings.relay_batch_size,
+        idle_seconds=settings.relay_idle_seconds,
+    )
+    loop: ConsumerLoop[Any] = ConsumerLoop(
+        bootstrap=settings.kafka_bootstrap_servers,
+        group_id=settings.group_id,
+        client_id=client_id,
+        topics=topics,
+        codec=wiring.codec,
+        handlers=handlers,
+        uow_factory=uow_factory,
+        dead_letters=DeadLetters(producer, settings.service_name),
+        stop=stop,
+        batch_size=settings.consume_batch_size,
+    )
+
+    def consumer_alive() -> None:
+        if not loop.is_polling():
+            raise RuntimeError("consumer loop is not polling")
+
+    def relay_alive() -> None:
+        if not relay.is_cycling():
+            raise RuntimeError("outbox relay is not running")
+
+    health = HealthServer(
+        settings.health_host,
+        settings.health_port,
+        {
+            "database": database_check(wiring.engine),
+            "consumer": consumer_alive,
+            "relay": relay_alive,
+            **(checks or {}),
+        },
+    )
+    health.start()
+    relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
+    relay_thread.start()
+    log.info("service_started", health_port=health.port)
+    try:
+        loop.run()
+    finally:
+        stop.set()
+        relay_thread.join(timeout=35)
+        producer.flush(10)
+        health.stop()
+        wiring.engine.dispose()
+        log.info("service_stopped")

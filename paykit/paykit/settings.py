@@ -1,0 +1,60 @@
+"""Settings every process shares; each service extends `RuntimeSettings` with its own."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias="PAYMENTS_ENV"
+    )
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    schema_registry_url: str | None = Field(None, validation_alias="SCHEMA_REGISTRY_URL")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias="LOG_FORMAT")
+    health_host: str = Field("127.0.0.1", validation_alias="HEALTH_HOST")
+    health_port: int = Field(0, validation_alias="HEALTH_PORT")
+
+
+class ConsumerServiceSettings(RuntimeSettings):
+    """A consumer service: its database, its group, and how it batches."""
+
+    service_name: str = "consumer"
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        validation_alias=AliasChoices("SERVICE_DATABASE_URL", "DATABASE_URL"),
+    )
+    consumer_group: str | None = Field(None, validation_alias="CONSUMER_GROUP")
+    consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
+    relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
+    relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or self.service_name
+
+
+def refuse_development_secret(environment: str, secret: str, name: str) -> None:
+    if environment == "production" and secret == DEVELOPMENT_SECRET:
+        raise ValueError(f"{name} must be set to a real secret in production")
+
+
+class SecretChecked(BaseSettings):
+    """Mixin check: secrets keep their development default only outside production."""
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> SecretChecked:
+        for name, value in self.__dict__.items():
+            if name.endswith(("_secret", "_key")) and isinstance(value, str):
+                refuse_development_secret(getattr(self, "environment", "development"), value, name)
+        return self

@@ -1,0 +1,81 @@
+"""The unit of work: one Postgres transaction holding a handler's state change, the events it
+recorded (as outbox rows) and the inbox row of the event being handled. Nothing is published
+here; the relay does that after commit, so no state change can exist without its events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy.dialects.postgresql import insert
+
+from paykit.db import inbox, outbox
+from paykit.messages import Trace
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from payment_events.codec import Codec
+    from payment_events.events import Event
+
+
+class UnitOfWork:
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session], codec: Codec) -> None:
+        self._session_factory = session_factory
+        self._codec = codec
+        self.trace: Trace | None = None
+        self._recorded: list[Event] = []
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self._recorded = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Anything not committed explicitly is rolled back: a handler that raised leaves no trace.
+        self.session.rollback()
+        self.session.close()
+
+    def claim(self, event_id: str, topic: str, partition: int, offset: int) -> bool:
+        """Records that this service handles `event_id`; False if it already has.
+
+        The insert takes the row lock first, so a duplicate handled concurrently by another
+        instance (after a rebalance) waits here and then sees the conflict.
+        """
+        claimed = self.session.execute(
+            insert(inbox)
+            .values(event_id=event_id, topic=topic, partition=partition, offset=offset)
+            .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+            .returning(inbox.c.event_id)
+        ).first()
+        return claimed is not None
+
+    def record(self, *events: Event) -> None:
+        self._recorded.extend(events)
+
+    def commit(self) -> None:
+        if self._recorded:
+            self.session.execute(insert(outbox), [self._outbox_row(e) for e in self._recorded])
+            self._recorded = []
+        self.session.commit()
+
+    def _outbox_row(self, event: Event) -> dict[str, object]:
+        from payment_events.catalog import topic_for
+
+        trace = self.trace or Trace.start(event.payment_id)
+        return {
+            "event_id": event.event_id,
+            "topic": topic_for(type(event)).name,
+            "key": event.payment_id,
+            "value": self._codec.encode(event),
+            "headers": trace.headers(type(event).__name__),
+        }
