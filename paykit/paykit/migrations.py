@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 
 from paykit.db import inbox, make_engine, outbox, sqlalchemy_url
@@ -14,7 +14,6 @@ from paykit.db import inbox, make_engine, outbox, sqlalchemy_url
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from alembic.operations import Operations
     from sqlalchemy import MetaData
 
 
@@ -36,7 +35,7 @@ def run_migrations(target_metadata: MetaData) -> None:
     engine.dispose()
 
 
-def create_messaging_tables(op: Operations) -> None:
+def create_messaging_tables() -> None:
     """The inbox and outbox, for a service's first revision."""
     for table in (inbox, outbox):
         op.create_table(table.name, *[c.copy() for c in table.columns])

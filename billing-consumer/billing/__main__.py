@@ -1,0 +1,3 @@
+from billing.entrypoint import main
+
+main()

@@ -1,0 +1,16 @@
+"""billing-consumer's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from paykit.settings import ConsumerServiceSettings
+
+
+class Settings(ConsumerServiceSettings):
+    service_name: str = "billing-consumer"
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/billing", validation_alias="BILLING_DATABASE_URL"
+    )
+    psp_url: str = Field("http://127.0.0.1:8010", validation_alias="PSP_URL")
+    psp_timeout_seconds: float = Field(5.0, validation_alias="PSP_TIMEOUT_SECONDS")

@@ -1,0 +1,235 @@
+"""The shared runtime against the real broker and Postgres: inbox, dead letters, retries, relay."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy import Column, Engine, MetaData, Table, Text, func, insert, select
+from sqlalchemy.orm import sessionmaker
+
+from payctl.embedded import wait_for
+from paykit.consumer import ConsumerLoop
+from paykit.db import make_engine, messaging_metadata, outbox
+from paykit.dead_letters import DeadLetters
+from paykit.errors import ImpossibleEvent, TransientError
+from paykit.kafka import ensure_topics, producer_config
+from paykit.relay import OutboxRelay
+from paykit.unit_of_work import UnitOfWork
+from payment_events.codec import Codec
+from payment_events.events import PaymentFailed, PaymentInitiated, SellerLine
+from payment_events.registry import FileRegistry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+pytestmark = pytest.mark.integration
+
+test_metadata = MetaData()
+effects = Table("effects", test_metadata, Column("event_id", Text), Column("payment_id", Text))
+codec = Codec(FileRegistry())
+
+
+@pytest.fixture
+def engine(fresh_database: str) -> Iterator[Engine]:
+    engine = make_engine(fresh_database)
+    messaging_metadata.create_all(engine)
+    test_metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def topic(broker: str) -> str:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    ensure_topics(broker, [name, f"{name}.dlq"], partitions=3)
+    return name
+
+
+def initiated(payment_id: str | None = None) -> PaymentInitiated:
+    return PaymentInitiated(
+        payment_id=payment_id or str(uuid.uuid4()),
+        customer_id="cus_1",
+        currency="EUR",
+        amount_minor=100,
+        payment_method="pm_card_visa",
+        lines=(SellerLine(line_no=0, seller_id="s1", amount_minor=100),),
+    )
+
+
+def record_effect(event: PaymentInitiated, uow: UnitOfWork) -> None:
+    uow.session.execute(
+        insert(effects).values(event_id=event.event_id, payment_id=event.payment_id)
+    )
+    uow.record(PaymentFailed(payment_id=event.payment_id, code="test", reason="follow-up"))
+
+
+def produce(broker: str, topic: str, *values: tuple[str, bytes]) -> None:
+    producer = Producer(producer_config(broker, "test"))
+    for key, value in values:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(10) == 0
+
+
+@contextmanager
+def running_loop(
+    broker: str,
+    engine: Engine,
+    topic: str,
+    handler: Callable[[Any, UnitOfWork], None],
+    group: str,
+) -> Iterator[ConsumerLoop[UnitOfWork]]:
+    stop = threading.Event()
+    factory = sessionmaker(engine)
+    loop: ConsumerLoop[UnitOfWork] = ConsumerLoop(
+        bootstrap=broker,
+        group_id=group,
+        client_id="test",
+        topics=[topic],
+        codec=codec,
+        handlers={PaymentInitiated: handler},
+        uow_factory=lambda: UnitOfWork(factory, codec),
+        dead_letters=DeadLetters(Producer(producer_config(broker, "dlq")), "test-service"),
+        stop=stop,
+    )
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def committed_total(broker: str, group: str, topic: str, partitions: int = 3) -> int:
+    c = Consumer({"bootstrap.servers": broker, "group.id": group})
+    try:
+        offsets = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return sum(max(tp.offset, 0) for tp in offsets)
+    finally:
+        c.close()
+
+
+def count(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def read_all(broker: str, topic: str, expected: int) -> list[Any]:
+    c = Consumer(
+        {"bootstrap.servers": broker, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+    )
+    c.subscribe([topic])
+    got: list[Any] = []
+
+    def enough() -> bool:
+        got.extend(m for m in c.consume(100, 0.5) if m.error() is None)
+        return len(got) >= expected
+
+    try:
+        wait_for(enough, 30, f"{expected} messages on {topic}", interval=0)
+        return got
+    finally:
+        c.close()
+
+
+def test_a_redelivered_event_changes_nothing(broker: str, engine: Engine, topic: str) -> None:
+    event = initiated()
+    value = codec.encode(event)
+    produce(broker, topic, (event.payment_id, value), (event.payment_id, value))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, record_effect, group):
+        wait_for(lambda: committed_total(broker, group, topic) == 2, 30, "both offsets committed")
+    assert count(engine, effects) == 1
+    assert count(engine, outbox) == 1
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    key = str(uuid.uuid4())
+    good = initiated(key)
+    unknown_schema = b"\x00\x00\x00\x27\x0f" + b"\x02"
+    produce(broker, topic, (key, b"not avro"), (key, unknown_schema), (key, codec.encode(good)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, record_effect, group):
+        wait_for(lambda: committed_total(broker, group, topic) == 3, 30, "all offsets committed")
+    assert count(engine, effects) == 1
+    dead = read_all(broker, f"{topic}.dlq", 2)
+    headers = [dict(m.headers()) for m in dead]
+    assert sorted(h["dlq.error.code"] for h in headers) == [b"undecodable", b"unknown_schema_id"]
+    for h in headers:
+        assert h["dlq.original.topic"] == topic.encode()
+        assert h["dlq.service"] == b"test-service"
+        assert h["dlq.attempts"] == b"1"
+    assert {int(h["dlq.original.offset"]) for h in headers} == {0, 1}
+    assert sorted(m.value() for m in dead) == sorted([b"not avro", unknown_schema])
+
+
+def test_an_impossible_event_is_dead_lettered_without_its_effects(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    def refuse(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        record_effect(event, uow)
+        raise ImpossibleEvent("no such payment")
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, refuse, group):
+        wait_for(lambda: committed_total(broker, group, topic) == 1, 30, "offset committed")
+    [dead] = read_all(broker, f"{topic}.dlq", 1)
+    assert dict(dead.headers())["dlq.error.code"] == b"impossible_event"
+    assert count(engine, effects) == 0
+    assert count(engine, outbox) == 0
+
+
+def test_a_transient_error_is_retried_and_not_committed_until_it_succeeds(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    failures_left = [3]
+
+    def flaky(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        record_effect(event, uow)
+        if failures_left[0] > 0:
+            failures_left[0] -= 1
+            raise TransientError("provider down")
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, flaky, group):
+        wait_for(lambda: committed_total(broker, group, topic) == 1, 30, "offset committed")
+    assert failures_left == [0]
+    assert count(engine, effects) == 1
+
+
+def test_the_relay_publishes_in_order_per_key_and_stamps_rows(broker: str, engine: Engine) -> None:
+    payment_id = str(uuid.uuid4())
+    events = [
+        PaymentFailed(payment_id=payment_id, code=f"c{i}", reason="ordered") for i in range(20)
+    ]
+    factory = sessionmaker(engine)
+    for e in events:
+        with UnitOfWork(factory, codec) as uow:
+            uow.record(e)
+            uow.commit()
+    stop = threading.Event()
+    relay = OutboxRelay(engine, Producer(producer_config(broker, "relay")), stop, batch_size=7)
+    while relay.relay_once():
+        pass
+    assert relay.backlog() == 0
+    published = [
+        m for m in read_all(broker, "payment-failed", 20) if m.key() == payment_id.encode()
+    ]
+    decoded = [codec.decode(m.value()) for m in published]
+    assert [e.event_id for e in decoded] == [e.event_id for e in events]
+    headers = dict(published[0].headers())
+    assert headers["event_type"] == b"PaymentFailed"
+    assert headers["correlation_id"] == payment_id.encode()
+    assert headers["traceparent"].startswith(b"00-")
