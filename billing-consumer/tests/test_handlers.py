@@ -1,0 +1,138 @@
+"""billing's handlers through the real unit of work, migrations and Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+import billing
+from billing.adapters.orm import authorizations
+from billing.bootstrap import Billing, bootstrap
+from billing.domain.errors import InvalidTransition, UnknownPayment
+from billing.settings import Settings
+from paykit.db import outbox
+from paykit.migrations import upgrade
+from paykit.provider import ProviderUnavailable
+from payment_events.events import (
+    Event,
+    OrderFailed,
+    PaymentFailed,
+    PaymentInitiated,
+    PaymentSucceeded,
+    PaymentVoided,
+    SellerLine,
+)
+
+from .fakes import FakeProvider
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+@pytest.fixture
+def service(fresh_database: str, provider: FakeProvider) -> Iterator[Billing]:
+    upgrade(billing.MIGRATIONS, fresh_database)
+    service = bootstrap(Settings(BILLING_DATABASE_URL=fresh_database), provider=provider)
+    yield service
+    service.wiring.engine.dispose()
+
+
+def initiated(method: str = "pm_card_visa") -> PaymentInitiated:
+    return PaymentInitiated(
+        payment_id=str(uuid.uuid4()),
+        customer_id="cus_1",
+        currency="EUR",
+        amount_minor=2500,
+        payment_method=method,
+        lines=(SellerLine(line_no=0, seller_id="s1", amount_minor=2500),),
+    )
+
+
+def deliver(service: Billing, event: Event) -> bool:
+    """As the consumer loop does it: claim, handle, commit; False for a duplicate."""
+    with service.unit_of_work() as uow:
+        if not uow.claim(event.event_id, "test", 0, 0):
+            return False
+        service.handlers[type(event)](event, uow)
+        uow.commit()
+    return True
+
+
+def published(service: Billing) -> list[Event]:
+    with service.wiring.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.value).order_by(outbox.c.id)).scalars().all()
+    return [service.wiring.codec.decode(v) for v in rows]
+
+
+def status_of(service: Billing, payment_id: str) -> str:
+    with service.wiring.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(authorizations.c.status).where(authorizations.c.payment_id == payment_id)
+            ).scalar_one()
+        )
+
+
+def test_an_approved_payment_is_authorized_once_and_announced(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    assert deliver(service, event)
+    assert not deliver(service, event)  # redelivered: the inbox stops it
+    [succeeded] = published(service)
+    assert isinstance(succeeded, PaymentSucceeded)
+    assert succeeded.payment_id == event.payment_id
+    assert succeeded.lines == event.lines
+    assert provider.calls[f"{event.payment_id}:authorize"] == 1
+    assert status_of(service, event.payment_id) == "AUTHORIZED"
+
+
+def test_a_declined_payment_publishes_payment_failed_with_the_reason(service: Billing) -> None:
+    event = initiated("pm_card_declined")
+    deliver(service, event)
+    [failed] = published(service)
+    assert isinstance(failed, PaymentFailed)
+    assert (failed.code, failed.reason) == ("card_declined", "Your card was declined.")
+    assert status_of(service, event.payment_id) == "DECLINED"
+
+
+def test_a_refused_order_voids_the_authorization(service: Billing, provider: FakeProvider) -> None:
+    event = initiated()
+    deliver(service, event)
+    refused = OrderFailed(payment_id=event.payment_id, code="customer_blocked", reason="blocked")
+    deliver(service, refused)
+    deliver(service, OrderFailed(payment_id=event.payment_id, code="again", reason="replayed"))
+    voided = published(service)[-1]
+    assert isinstance(voided, PaymentVoided)
+    assert voided.reason == "blocked"
+    assert provider.calls[f"{event.payment_id}:void"] == 1
+    assert status_of(service, event.payment_id) == "VOIDED"
+
+
+def test_a_provider_outage_leaves_nothing_and_the_retry_authorizes_once(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    provider.unavailable_for = 1
+    with pytest.raises(ProviderUnavailable):
+        deliver(service, event)
+    assert published(service) == []
+    assert deliver(service, event)
+    assert len(published(service)) == 1
+    assert provider.operations() == 1
+
+
+def test_a_void_for_an_unknown_or_declined_payment_is_impossible(service: Billing) -> None:
+    with pytest.raises(UnknownPayment):
+        deliver(service, OrderFailed(payment_id=str(uuid.uuid4()), code="x", reason="x"))
+    declined = initiated("pm_card_declined")
+    deliver(service, declined)
+    with pytest.raises(InvalidTransition):
+        deliver(service, OrderFailed(payment_id=declined.payment_id, code="x", reason="x"))
