@@ -46,7 +46,9 @@ class FakeProvider:
         self.calls[idempotency_key] += 1
         answer = self.answers.setdefault(
             idempotency_key,
-            Void(id=f"void_{next(self._ids)}", authorization_id=authorization_id, status="succeeded"),
+            Void(
+                id=f"void_{next(self._ids)}", authorization_id=authorization_id, status="succeeded"
+            ),
         )
         assert isinstance(answer, Void)
         return answer

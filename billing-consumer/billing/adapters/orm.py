@@ -38,7 +38,8 @@ authorizations = Table(
 
 
 def start_mappers() -> None:
-    if Authorization in mapper_registry.mappers_by_class():  # type: ignore[attr-defined]
+    # Every bootstrap() calls this, and a class can be mapped only once per process.
+    if any(m.class_ is Authorization for m in mapper_registry.mappers):
         return
     mapper_registry.map_imperatively(Authorization, authorizations)
 

@@ -1,0 +1,3 @@
+from orders.entrypoint import main
+
+main()

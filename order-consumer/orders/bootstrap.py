@@ -1,0 +1,42 @@
+"""The one wiring point of orders: settings in, a runnable service out; tests pass fakes."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orders.adapters.orm import start_mappers
+from orders.adapters.sso import JwtSsoIssuer
+from orders.handlers import HANDLERS
+from orders.unit_of_work import OrdersUnitOfWork
+from paykit.service import Wiring, wire
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from orders.adapters.sso import SsoIssuer
+    from orders.settings import Settings
+    from paykit.consumer import Handler
+    from payment_events.events import Event
+
+
+@dataclass
+class Orders:
+    wiring: Wiring
+    handlers: Mapping[type[Event], Handler[OrdersUnitOfWork]]
+
+    def unit_of_work(self) -> OrdersUnitOfWork:
+        return OrdersUnitOfWork(self.wiring.session_factory, self.wiring.codec)
+
+
+def bootstrap(settings: Settings, sso: SsoIssuer | None = None) -> Orders:
+    start_mappers()
+    issuer = sso or JwtSsoIssuer(
+        settings.sso_signing_key, settings.sso_audience, settings.saas_app_url
+    )
+    handlers = {
+        t: functools.partial(h, sso=issuer, blocked_customers=settings.blocked_customer_ids)
+        for t, h in HANDLERS.items()
+    }
+    return Orders(wire(settings), handlers)

@@ -1,0 +1,34 @@
+"""order-consumer wired to a fresh, migrated database of its own for each integration test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+import orders
+from orders.bootstrap import Orders, bootstrap
+from orders.settings import Settings
+from paykit.migrations import upgrade
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+SIGNING_KEY = "test-signing-key-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture
+def settings(fresh_database: str) -> Settings:
+    upgrade(orders.MIGRATIONS, fresh_database)
+    return Settings(
+        ORDERS_DATABASE_URL=fresh_database,
+        SSO_SIGNING_KEY=SIGNING_KEY,
+        ORDERS_BLOCKED_CUSTOMERS="cus_blocked",
+    )
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[Orders]:
+    service = bootstrap(settings)
+    yield service
+    service.wiring.engine.dispose()

@@ -1,0 +1,119 @@
+"""orders' handler through the real unit of work, migrations and Postgres."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from orders.adapters.orm import orders, sso_tokens
+from orders.domain.model import Order
+from paykit.db import outbox
+from payment_events.codec import Codec
+from payment_events.events import Event, OrderConfirmed, OrderFailed, new_event_id
+from payment_events.registry import FileRegistry
+
+from .conftest import SIGNING_KEY
+from .random_events import payment_succeeded
+
+if TYPE_CHECKING:
+    from orders.bootstrap import Orders
+
+pytestmark = pytest.mark.integration
+
+codec = Codec(FileRegistry())
+
+
+def deliver(service: Orders, event: Event) -> bool:
+    """As the consumer loop does it: claim, handle, commit; False for a duplicate."""
+    with service.unit_of_work() as uow:
+        if not uow.claim(event.event_id, "payment-succeeded", 0, 0):
+            return False
+        service.handlers[type(event)](event, uow)
+        uow.commit()
+    return True
+
+
+def published(service: Orders) -> list[Event]:
+    with service.wiring.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.value).order_by(outbox.c.id)).scalars().all()
+    return [codec.decode(v) for v in rows]
+
+
+def orders_of(service: Orders, payment_id: str) -> list[Any]:
+    with service.wiring.engine.connect() as conn:
+        return list(conn.execute(select(orders).where(orders.c.payment_id == payment_id)).all())
+
+
+def tokens(service: Orders) -> list[Any]:
+    with service.wiring.engine.connect() as conn:
+        return list(conn.execute(select(sso_tokens)).all())
+
+
+def test_an_authorized_payment_becomes_one_confirmed_order_announced_with_its_token(
+    service: Orders,
+) -> None:
+    event = payment_succeeded()
+    assert deliver(service, event)
+    [order] = orders_of(service, event.payment_id)
+    assert order.status == "CONFIRMED"
+    assert (order.customer_id, order.currency, order.amount_minor) == ("cus_1", "EUR", 1500)
+    assert order.authorization_id == event.authorization_id
+    assert order.lines == event.lines
+    [confirmed] = published(service)
+    assert isinstance(confirmed, OrderConfirmed)
+    assert (confirmed.order_id, confirmed.payment_id) == (order.order_id, event.payment_id)
+    assert confirmed.redirect_url.endswith(f"/sso/callback?order_id={order.order_id}")
+    claims = jwt.decode(confirmed.sso_token, SIGNING_KEY, algorithms=["HS256"], audience="saas-app")
+    assert (claims["sub"], claims["order_id"]) == ("cus_1", order.order_id)
+    [token] = tokens(service)
+    assert (token.jti, token.order_id, token.customer_id) == (
+        claims["jti"],
+        order.order_id,
+        "cus_1",
+    )
+    assert int(token.expires_at.timestamp()) == claims["exp"]
+
+
+def test_a_blocked_customer_gets_a_refused_order_and_order_failed(service: Orders) -> None:
+    event = payment_succeeded("cus_blocked")
+    deliver(service, event)
+    [order] = orders_of(service, event.payment_id)
+    assert order.status == "REFUSED"
+    assert order.refusal_code == "customer_blocked"
+    [failed] = published(service)
+    assert isinstance(failed, OrderFailed)
+    assert failed.order_id == order.order_id
+    assert (failed.code, failed.reason) == ("customer_blocked", "customer cus_blocked is blocked")
+    assert tokens(service) == []
+
+
+def test_a_redelivered_event_is_stopped_by_the_inbox(service: Orders) -> None:
+    event = payment_succeeded()
+    assert deliver(service, event)
+    assert not deliver(service, event)
+    assert len(orders_of(service, event.payment_id)) == 1
+    assert len(published(service)) == 1
+
+
+def test_the_same_payment_under_two_event_ids_gets_one_order(service: Orders) -> None:
+    event = payment_succeeded()
+    again = dataclasses.replace(event, event_id=new_event_id())
+    assert deliver(service, event)
+    assert deliver(service, again)  # a new event id passes the inbox; the order stops it
+    assert len(orders_of(service, event.payment_id)) == 1
+    assert len(published(service)) == 1
+    assert len(tokens(service)) == 1
+
+
+def test_the_database_refuses_a_second_order_for_a_payment(service: Orders) -> None:
+    event = payment_succeeded()
+    with service.unit_of_work() as uow:
+        uow.orders.add(Order.create(event))
+        uow.commit()
+    with service.unit_of_work() as uow, pytest.raises(IntegrityError, match="orders_one_per"):
+        uow.orders.add(Order.create(event))
