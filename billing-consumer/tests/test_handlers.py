@@ -6,6 +6,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from billing_fakes import FakeProvider
 from sqlalchemy import select
 
 import billing
@@ -25,8 +26,6 @@ from payment_events.events import (
     PaymentVoided,
     SellerLine,
 )
-
-from .fakes import FakeProvider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from orders_random_events import SIGNING_KEY
 
 import orders
 from orders.bootstrap import Orders, bootstrap
@@ -13,8 +14,6 @@ from paykit.migrations import upgrade
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-SIGNING_KEY = "test-signing-key-that-is-long-enough-for-hs256"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from orders_random_events import payment_succeeded
 from sqlalchemy import func, select
 
 from orders.adapters.orm import orders
@@ -21,8 +22,6 @@ from payment_events.catalog import topics_consumed_by
 from payment_events.codec import Codec
 from payment_events.events import OrderConfirmed
 from payment_events.registry import FileRegistry
-
-from .random_events import payment_succeeded
 
 if TYPE_CHECKING:
     from orders.bootstrap import Orders

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
+from orders_random_events import SIGNING_KEY, payment_succeeded
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,9 +17,6 @@ from paykit.db import outbox
 from payment_events.codec import Codec
 from payment_events.events import Event, OrderConfirmed, OrderFailed, new_event_id
 from payment_events.registry import FileRegistry
-
-from .conftest import SIGNING_KEY
-from .random_events import payment_succeeded
 
 if TYPE_CHECKING:
     from orders.bootstrap import Orders

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from orders_random_events import payment_succeeded
 
 from orders.domain.errors import InvalidTransition
 from orders.domain.model import Order, OrderStatus, Refusal
 from payment_events.events import OrderConfirmed, OrderFailed
-
-from .random_events import payment_succeeded
 
 BLOCKED = frozenset({"cus_blocked"})
 

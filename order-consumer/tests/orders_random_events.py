@@ -6,6 +6,8 @@ import uuid
 
 from payment_events.events import PaymentSucceeded, SellerLine
 
+SIGNING_KEY = "test-signing-key-that-is-long-enough-for-hs256"
+
 
 def payment_succeeded(customer_id: str = "cus_1") -> PaymentSucceeded:
     return PaymentSucceeded(
