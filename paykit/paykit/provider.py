@@ -1,0 +1,203 @@
+"""The client of the payment provider's HTTP API (psp-sim speaks it): authorize, capture, void and
+look up operations. Failures come out as the runtime's error kinds: `ProviderUnavailable` is
+retried, `ProviderRejected` is dead-lettered. A declined authorization is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import httpx
+
+from paykit.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+OperationKind = Literal["authorization", "capture", "void"]
+
+
+class ProviderUnavailable(TransientError):
+    """No answer, or an answer saying the provider failed: the outcome is unknown, so the call is
+    retried with the same idempotency key, which can never charge twice."""
+
+    code = "provider_unavailable"
+
+
+class ProviderRejected(PermanentError):
+    """The provider refused the request; sending it again would be refused again."""
+
+    def __init__(self, code: str, message: str, status_code: int) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Authorization:
+    id: str
+    status: Literal["authorized", "declined"]
+    amount_minor: int
+    currency: str
+    reference: str
+    decline_code: str | None
+    decline_reason: str | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Authorization:
+        return cls(
+            id=body["id"],
+            status=body["status"],
+            amount_minor=body["amount_minor"],
+            currency=body["currency"],
+            reference=body["reference"],
+            decline_code=body.get("decline_code"),
+            decline_reason=body.get("decline_reason"),
+        )
+
+
+@dataclass(frozen=True)
+class Capture:
+    id: str
+    authorization_id: str
+    amount_minor: int
+    reference: str
+    status: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Capture:
+        return cls(
+            id=body["id"],
+            authorization_id=body["authorization_id"],
+            amount_minor=body["amount_minor"],
+            reference=body["reference"],
+            status=body["status"],
+        )
+
+
+@dataclass(frozen=True)
+class Void:
+    id: str
+    authorization_id: str
+    status: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Void:
+        return cls(id=body["id"], authorization_id=body["authorization_id"], status=body["status"])
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One row of the provider's ledger: what it did for one idempotency key."""
+
+    kind: OperationKind
+    id: str
+    idempotency_key: str
+    reference: str
+    authorization_id: str
+    amount_minor: int | None
+    currency: str
+    status: str
+    decline_code: str | None
+    decline_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Operation:
+        return cls(
+            kind=body["kind"],
+            id=body["id"],
+            idempotency_key=body["idempotency_key"],
+            reference=body["reference"],
+            authorization_id=body["authorization_id"],
+            amount_minor=body.get("amount_minor"),
+            currency=body["currency"],
+            status=body["status"],
+            decline_code=body.get("decline_code"),
+            decline_reason=body.get("decline_reason"),
+            created_at=datetime.fromisoformat(body["created_at"]),
+        )
+
+
+class ProviderClient:
+    """Synchronous and thread-safe; one instance per process keeps its connections pooled."""
+
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+
+    def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        amount_minor: int,
+        currency: str,
+        payment_method: str,
+        reference: str,
+    ) -> Authorization:
+        body = {
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "payment_method": payment_method,
+            "reference": reference,
+        }
+        return Authorization.of(self._post("/v1/authorizations", idempotency_key, body))
+
+    def capture(
+        self, *, idempotency_key: str, authorization_id: str, amount_minor: int, reference: str
+    ) -> Capture:
+        path = f"/v1/authorizations/{authorization_id}/capture"
+        body = {"amount_minor": amount_minor, "reference": reference}
+        return Capture.of(self._post(path, idempotency_key, body))
+
+    def void(self, *, idempotency_key: str, authorization_id: str, reference: str) -> Void:
+        path = f"/v1/authorizations/{authorization_id}/void"
+        return Void.of(self._post(path, idempotency_key, {"reference": reference}))
+
+    def find_operations(self, idempotency_key: str) -> list[Operation]:
+        """What the provider did for this key, if anything: how a timed-out call is settled."""
+        found = self._send("GET", "/v1/operations", params={"idempotency_key": idempotency_key})
+        return [Operation.of(op) for op in found["operations"]]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", path, json=body, headers={"Idempotency-Key": idempotency_key})
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:  # refused, reset, timed out: the outcome is unknown
+            raise ProviderUnavailable(f"{method} {path}: {type(e).__name__}: {e}") from e
+        # 429 is the provider asking to be called later, not a refusal of the request.
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ProviderUnavailable(
+                f"{method} {path} answered {response.status_code}: {response.text[:300]}"
+            )
+        if response.status_code >= 400:
+            code, message = _error_of(response)
+            raise ProviderRejected(code, message, response.status_code)
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+        return str(body["code"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):  # not the provider's error shape; keep what it said
+        return f"http_{response.status_code}", response.text[:300]

@@ -1,0 +1,3 @@
+from psp_sim.entrypoint import main
+
+main()
