@@ -1,4 +1,8 @@
-"""structlog set-up: JSON lines off a terminal, console on one; context bound per message."""
+"""structlog set-up: JSON lines off a terminal, console on one; context bound per message.
+
+Standard-library loggers (uvicorn, alembic, SQLAlchemy) go through the same renderer, so a
+process writes one format only.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,13 @@ import sys
 from typing import Any
 
 import structlog
+
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
@@ -18,17 +29,28 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
     )
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
             structlog.processors.format_exc_info,
-            renderer,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_SHARED,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    # uvicorn installs handlers of its own unless run with log_config=None; take them back.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    # Libraries that use stdlib logging (alembic, uvicorn) go to stderr at the same level.
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
