@@ -1,0 +1,3 @@
+from capture.entrypoint import main
+
+main()
