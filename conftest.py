@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
+# pytest's importlib mode names bff/tests/x.py `bff.tests.x`; with the real package imported
+# first, it hangs the tests under it instead of putting a namespace package `bff` in its place.
+import bff  # noqa: F401
 from payctl.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 
 if TYPE_CHECKING:

@@ -1,0 +1,71 @@
+"""Loads and stores payments and the answers given to idempotency keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from bff.adapters.orm import idempotency_keys
+from bff.domain.idempotency import Answer
+from bff.domain.payment import Payment
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+class PaymentRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, payment: Payment) -> None:
+        self._session.add(payment)
+
+    def get(self, payment_id: str) -> Payment | None:
+        return self._session.get(Payment, payment_id)
+
+    def get_for_update(self, payment_id: str) -> Payment | None:
+        # FOR UPDATE: two events of one payment, handled at once from two topics, take turns.
+        return self._session.get(Payment, payment_id, with_for_update=True)
+
+
+class IdempotencyKeys:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def claim(
+        self, client_id: str, key: str, fingerprint: str, payment_id: str, answer: Answer
+    ) -> bool:
+        """Stores the answer for a new key; False when the key already has one.
+
+        A twin request still in flight holds the uncommitted row: this insert waits for it,
+        then sees the conflict (or claims the key if the twin rolled back).
+        """
+        claimed = self._session.execute(
+            insert(idempotency_keys)
+            .values(
+                client_id=client_id,
+                key=key,
+                fingerprint=fingerprint,
+                payment_id=payment_id,
+                status_code=answer.status_code,
+                response=answer.body,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[idempotency_keys.c.client_id, idempotency_keys.c.key]
+            )
+            .returning(idempotency_keys.c.key)
+        ).first()
+        return claimed is not None
+
+    def first_answer(self, client_id: str, key: str) -> tuple[str, Answer]:
+        """The fingerprint and answer stored for a key that `claim` found taken."""
+        row = self._session.execute(
+            select(
+                idempotency_keys.c.fingerprint,
+                idempotency_keys.c.status_code,
+                idempotency_keys.c.response,
+            ).where(idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key)
+        ).one()
+        return row.fingerprint, Answer(row.status_code, row.response)

@@ -1,0 +1,1 @@
+"""The BFF's HTTP API under /v1."""

@@ -1,0 +1,53 @@
+"""What routes take from the app and the request: a unit of work, the authenticated client, and
+the headers a payment request carries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bff.auth import bearer_token, verify_token
+from bff.unit_of_work import BffUnitOfWork
+
+# Declared for the OpenAPI document (the "Authorize" button of /docs); `authenticate` checks.
+_bearer = HTTPBearer(auto_error=False, description="a token from `payctl token`")
+
+
+def client_of(request: Request) -> str:
+    """The client a request comes from, per its bearer token."""
+    token = bearer_token(request.headers.get("Authorization"))
+    return verify_token(request.app.state.settings.auth_secret, token)
+
+
+def authenticate(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    return client_of(request)
+
+
+def get_uow(request: Request) -> BffUnitOfWork:
+    return BffUnitOfWork(request.app.state.session_factory, request.app.state.codec)
+
+
+ClientDep = Annotated[str, Depends(authenticate)]
+UowDep = Annotated[BffUnitOfWork, Depends(get_uow)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="one per payment attempt; a retry with the same body replays the answer",
+    ),
+]
+CorrelationId = Annotated[
+    str | None,
+    Header(
+        alias="X-Correlation-Id",
+        max_length=255,
+        description="carried on every event of the payment; the payment id when absent or empty",
+    ),
+]

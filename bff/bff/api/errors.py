@@ -1,0 +1,135 @@
+"""Every error the API answers is JSON `{"code", "message"}`; this turns exceptions into those.
+Named errors get their HTTP status here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+
+from bff.api.deps import client_of
+from bff.auth import Unauthenticated
+from bff.domain.errors import IdempotencyKeyReused, PaymentNotFound
+from paykit.errors import PaymentsError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+log = structlog.get_logger()
+
+STATUS_OF: dict[type[PaymentsError], int] = {
+    Unauthenticated: 401,
+    PaymentNotFound: 404,
+    IdempotencyKeyReused: 422,
+}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+# Pydantic's error types, as the codes this API promises; a type not listed passes as it is.
+FIELD_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "string_too_short": "too_short",
+    "string_too_long": "too_long",
+    "too_short": "too_few_items",
+    "too_long": "too_many_items",
+    "greater_than": "must_be_positive",
+    "less_than_equal": "too_large",
+    "json_invalid": "invalid_json",
+    **dict.fromkeys(
+        ["string_type", "int_type", "list_type", "model_type", "model_attributes_type"],
+        "invalid_type",
+    ),
+    **dict.fromkeys(
+        ["url_type", "url_parsing", "url_scheme", "url_syntax_violation"], "invalid_url"
+    ),
+}
+HEADER_CODES = {
+    "missing": "required",
+    "string_too_short": "required",
+    "string_too_long": "too_long",
+}
+
+
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+async def named_error(_request: Request, e: Exception) -> JSONResponse:
+    assert isinstance(e, PaymentsError)
+    status = next((s for t, s in STATUS_OF.items() if isinstance(e, t)), None)
+    if status is None:  # a named error the API has no answer for is a bug, not the client's
+        log.error("unmapped_error", code=e.code, error=str(e)[:500])
+        return await internal_error(_request, e)
+    # RFC 6750: a 401 names the scheme the client should authenticate with.
+    headers = {"WWW-Authenticate": 'Bearer realm="payments-bff"'} if status == 401 else None
+    return error(status, e.code, str(e), headers)
+
+
+async def invalid_request(request: Request, e: Exception) -> JSONResponse:
+    assert isinstance(e, RequestValidationError)
+    # FastAPI parses a JSON body before any dependency runs: authenticate here too, so that
+    # only a known client learns what is wrong with a request.
+    try:
+        client_of(request)
+    except Unauthenticated as refused:
+        return await named_error(request, refused)
+    errors = [field_error(err) for err in e.errors()]
+    return error(
+        422,
+        "validation_failed",
+        f"The request has {len(errors)} invalid field(s); nothing was recorded",
+        errors=errors,
+    )
+
+
+def field_error(err: Any) -> dict[str, str]:
+    """One pydantic error as `{field, code, message}`. The input is never echoed: it may be a
+    card number."""
+    where, *path = err["loc"]
+    kind = err["type"]
+    if where == "header":
+        name = str(path[0])
+        slug = name.lower().removeprefix("x-").replace("-", "_")
+        return {
+            "field": name,
+            "code": f"{slug}_{HEADER_CODES.get(kind, 'invalid')}",
+            "message": f"{name} header: {err['msg']}",
+        }
+    if kind == "json_invalid":
+        path = []
+    field = ".".join(str(p) for p in path) or str(where)
+    return {"field": field, "code": FIELD_CODES.get(kind, kind), "message": err["msg"]}
+
+
+async def http_error(_request: Request, e: Exception) -> JSONResponse:
+    assert isinstance(e, HTTPException)
+    code = HTTP_CODES.get(e.status_code, f"http_{e.status_code}")
+    return error(e.status_code, code, str(e.detail), dict(e.headers or {}))
+
+
+async def database_unavailable(_request: Request, e: Exception) -> JSONResponse:
+    log.warning("database_unavailable", error=repr(e)[:500])
+    message = "The payment service cannot reach its database"
+    return error(503, "database_unavailable", message, {"Retry-After": "1"})
+
+
+async def internal_error(_request: Request, _e: Exception) -> JSONResponse:
+    # Starlette logs the exception with its traceback after this answer; the client gets none.
+    return error(500, "internal_error", "The payment service failed unexpectedly")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PaymentsError, named_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, database_unavailable)
+    app.add_exception_handler(Exception, internal_error)

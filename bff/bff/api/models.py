@@ -1,0 +1,153 @@
+"""Request and response bodies of the API. Types and ranges are checked here; the rules beyond
+them live in `bff.domain.payment_request` and are called from the validators."""
+
+from __future__ import annotations
+
+from datetime import datetime  # noqa: TC003 pydantic resolves it at run time
+from typing import TYPE_CHECKING, Annotated
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Strict
+from pydantic_core import PydanticCustomError
+
+from bff.domain.payment_request import MAX_TOTAL_MINOR, check_payment_method, check_total
+from bff.domain.status import PaymentStatus  # noqa: TC001 pydantic resolves it at run time
+
+if TYPE_CHECKING:
+    from bff.domain.payment import Payment
+
+# ISO 4217 lists these, but a shopper cannot pay in them: precious metals, bond-market and
+# accounting units, special drawing rights, and the codes for testing and for "no currency".
+NOT_MONEY = frozenset("XAD XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX".split())
+
+
+def _currency(code: str) -> str:
+    # pycountry matches case-insensitively; the API takes the canonical upper-case code only,
+    # so that one payment has one spelling in its idempotency fingerprint.
+    if code != code.upper() or code in NOT_MONEY or pycountry.currencies.get(alpha_3=code) is None:
+        raise PydanticCustomError(
+            "invalid_currency", "currency must be an ISO 4217 code in upper case, e.g. EUR"
+        )
+    return code
+
+
+def _trimmed(value: str) -> str:
+    if value != value.strip():
+        raise PydanticCustomError(
+            "invalid_format", "must not be blank nor start or end with whitespace"
+        )
+    return value
+
+
+def _payment_method(token: str) -> str:
+    problem = check_payment_method(token)
+    if problem is not None:
+        raise PydanticCustomError(problem.code, problem.message)
+    return token
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_trimmed)]
+AmountMinor = Annotated[int, Strict(), Field(gt=0, le=MAX_TOTAL_MINOR)]
+
+
+class StrictModel(BaseModel):
+    # Unknown fields are refused: a misspelt optional field must not pass unnoticed.
+    model_config = ConfigDict(extra="forbid")
+
+
+class LineIn(StrictModel):
+    seller_id: Identifier = Field(examples=["seller_42"])
+    amount_minor: AmountMinor = Field(description="in the currency's minor unit", examples=[1999])
+
+
+def _total(lines: list[LineIn]) -> list[LineIn]:
+    problem = check_total(line.amount_minor for line in lines)
+    if problem is not None:
+        raise PydanticCustomError(problem.code, problem.message)
+    return lines
+
+
+class PaymentRequest(StrictModel):
+    customer_id: Identifier = Field(examples=["cus_123"])
+    currency: Annotated[str, AfterValidator(_currency)] = Field(examples=["EUR"])
+    payment_method: Annotated[str, Field(max_length=255), AfterValidator(_payment_method)] = Field(
+        description="the provider's token, never a card number", examples=["pm_card_visa"]
+    )
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=100), AfterValidator(_total)]
+    return_url: HttpUrl | None = Field(None, examples=["https://shop.example/thanks"])
+
+
+class PaymentAccepted(BaseModel):
+    payment_id: str
+    status: PaymentStatus
+    status_url: str
+
+
+class LineOut(BaseModel):
+    line_no: int
+    seller_id: str
+    amount_minor: int
+
+
+class HistoryEntryOut(BaseModel):
+    status: PaymentStatus
+    event: str
+    at: datetime
+
+
+class PaymentStatusOut(BaseModel):
+    payment_id: str
+    status: PaymentStatus
+    history: list[HistoryEntryOut]
+    currency: str
+    amount_minor: int
+    authorized_minor: int
+    captured_minor: int
+    lines: list[LineOut]
+    order_id: str | None
+    sso_token: str | None
+    redirect_url: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentStatusOut:
+        return cls(
+            payment_id=payment.payment_id,
+            status=payment.status,
+            history=[
+                HistoryEntryOut(status=h.status, event=h.event, at=h.at) for h in payment.history
+            ],
+            currency=payment.currency,
+            amount_minor=payment.amount_minor,
+            authorized_minor=payment.authorized_minor,
+            captured_minor=payment.captured_minor,
+            lines=[
+                LineOut(line_no=x.line_no, seller_id=x.seller_id, amount_minor=x.amount_minor)
+                for x in payment.lines
+            ],
+            order_id=payment.order_id,
+            sso_token=payment.sso_token,
+            redirect_url=payment.redirect_url,
+            failure_code=payment.failure_code,
+            failure_reason=payment.failure_reason,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+        )
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[FieldError]

@@ -1,0 +1,27 @@
+"""`/healthz`: 200 while the database answers, 503 otherwise, so an orchestrator routes no
+payment to an instance that could not record it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from paykit.health import database_check, run_checks
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> JSONResponse:
+    ready, checks = run_checks({"database": database_check(request.app.state.engine)})
+    if ready:
+        return JSONResponse({"status": "ok", "checks": checks})
+    return JSONResponse(
+        {
+            "status": "unavailable",
+            "code": "unhealthy",
+            "message": "A dependency of the BFF is failing; see checks",
+            "checks": checks,
+        },
+        status_code=503,
+    )

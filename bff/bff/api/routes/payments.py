@@ -1,0 +1,123 @@
+"""`/v1/payments`: accept a payment (a record, its idempotency key and `PaymentInitiated` in one
+transaction) and show its status read model. Nothing here calls another service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+# FastAPI reads the annotations at run time, so these aliases are real imports.
+from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
+from bff.api.models import (
+    ErrorOut,
+    PaymentAccepted,
+    PaymentRequest,
+    PaymentStatusOut,
+    ValidationErrorOut,
+)
+from bff.domain.errors import PaymentNotFound
+from bff.domain.idempotency import Answer, fingerprint, replay
+from bff.domain.payment import Payment
+from bff.domain.status import PaymentStatus
+from paykit.messages import Trace
+
+log = structlog.get_logger()
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}}
+# How soon a polling frontend should ask again: the happy path takes a few hundred ms.
+RETRY_AFTER_SECONDS = "1"
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=PaymentAccepted,
+    responses={**UNAUTHORIZED, 422: {"model": ValidationErrorOut}},
+)
+def create_payment(
+    body: PaymentRequest,
+    key: IdempotencyKey,
+    client: ClientDep,
+    uow: UowDep,
+    correlation_id: CorrelationId = None,
+) -> JSONResponse:
+    """Accepts a payment and answers at once; `status_url` shows how it goes."""
+    request_fingerprint = fingerprint(body.model_dump(mode="json"))
+    payment_id = str(uuid.uuid4())
+    accepted = Answer(
+        202,
+        PaymentAccepted(
+            payment_id=payment_id,
+            status=PaymentStatus.PROCESSING,
+            status_url=f"{router.prefix}/{payment_id}",
+        ).model_dump(mode="json"),
+    )
+    with uow:
+        # The key is claimed first, in the payment's transaction: a concurrent twin waits on
+        # it, and a failure anywhere after leaves neither key nor payment behind.
+        if not uow.idempotency_keys.claim(client, key, request_fingerprint, payment_id, accepted):
+            stored_fingerprint, first = uow.idempotency_keys.first_answer(client, key)
+            answer = replay(key, stored_fingerprint, request_fingerprint, first)
+            log.info("payment_replayed", payment_id=answer.body.get("payment_id"))
+            return _reply(answer, replayed=True)
+        payment = Payment.accept(
+            payment_id=payment_id,
+            client_id=client,
+            customer_id=body.customer_id,
+            currency=body.currency,
+            payment_method=body.payment_method,
+            amounts=[(line.seller_id, line.amount_minor) for line in body.lines],
+            return_url=str(body.return_url) if body.return_url else None,
+        )
+        uow.payments.add(payment)
+        uow.trace = Trace.start(correlation_id or payment_id)
+        uow.record(*payment.events)
+        uow.commit()
+    log.info(
+        "payment_accepted",
+        payment_id=payment_id,
+        correlation_id=correlation_id or payment_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        lines=len(payment.lines),
+    )
+    return _reply(accepted, replayed=False)
+
+
+@router.get(
+    "/{payment_id}",
+    response_model=PaymentStatusOut,
+    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+)
+def get_payment(
+    payment_id: str, client: ClientDep, uow: UowDep, response: Response
+) -> PaymentStatusOut:
+    """The status read model of one of the caller's payments."""
+    # It can hold a live single-use SSO token: no cache may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    with uow:
+        payment = uow.payments.get(_canonical(payment_id))
+        # Another client's payment is answered exactly like a missing one: ids are not probed.
+        if payment is None or payment.client_id != client:
+            raise PaymentNotFound(f"No payment {payment_id!r}")
+        return PaymentStatusOut.of(payment)
+
+
+def _canonical(payment_id: str) -> str:
+    try:
+        return str(uuid.UUID(payment_id))
+    except ValueError:
+        return ""  # no payment has this id
+
+
+def _reply(answer: Answer, *, replayed: bool) -> JSONResponse:
+    headers = {"Location": answer.body["status_url"], "Retry-After": RETRY_AFTER_SECONDS}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)

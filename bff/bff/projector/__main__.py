@@ -1,0 +1,3 @@
+from bff.projector.entrypoint import main
+
+main()

@@ -1,0 +1,116 @@
+"""Downstream events for one payment, with defaults, so each test states only what it is about.
+Each happens `seconds` after the moment it is made, so tests about arrival order set the order
+in which things happened, whatever order they deliver them in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from payment_events.events import (
+    CapturedLine,
+    CaptureFailed,
+    OrderConfirmed,
+    OrderFailed,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentSucceeded,
+    PaymentVoided,
+    SellerLine,
+    now,
+)
+
+LINES = (SellerLine(line_no=0, seller_id="seller_a", amount_minor=1500),)
+
+
+def at(seconds: float) -> datetime:
+    return now() + timedelta(seconds=seconds)
+
+
+def succeeded(payment_id: str, seconds: float = 1, amount: int = 1500) -> PaymentSucceeded:
+    return PaymentSucceeded(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        customer_id="cus_1",
+        currency="EUR",
+        amount_minor=amount,
+        authorization_id="auth_1",
+        lines=LINES,
+    )
+
+
+def declined(payment_id: str, seconds: float = 1) -> PaymentFailed:
+    return PaymentFailed(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        code="card_declined",
+        reason="Your card was declined.",
+    )
+
+
+def confirmed(payment_id: str, seconds: float = 2) -> OrderConfirmed:
+    return OrderConfirmed(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        order_id="ord_1",
+        customer_id="cus_1",
+        currency="EUR",
+        amount_minor=1500,
+        authorization_id="auth_1",
+        lines=LINES,
+        sso_token="sso.token.value",
+        redirect_url="https://saas.example/sso?token=sso.token.value",
+    )
+
+
+def order_failed(payment_id: str, seconds: float = 2) -> OrderFailed:
+    return OrderFailed(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        code="customer_blocked",
+        reason="customer cus_1 is blocked",
+    )
+
+
+def voided(payment_id: str, seconds: float = 3) -> PaymentVoided:
+    return PaymentVoided(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        authorization_id="auth_1",
+        currency="EUR",
+        amount_minor=1500,
+        reason="customer cus_1 is blocked",
+    )
+
+
+def captured(payment_id: str, seconds: float = 3, amount: int = 1500) -> PaymentCaptured:
+    return PaymentCaptured(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        order_id="ord_1",
+        currency="EUR",
+        amount_minor=amount,
+        lines=(
+            CapturedLine(
+                payment_order_id=f"po_{uuid.uuid4().hex[:8]}",
+                line_no=0,
+                seller_id="seller_a",
+                amount_minor=amount,
+                capture_id="cap_1",
+            ),
+        ),
+    )
+
+
+def capture_failed(payment_id: str, seconds: float = 3) -> CaptureFailed:
+    return CaptureFailed(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        payment_order_id="po_1",
+        line_no=0,
+        seller_id="seller_a",
+        currency="EUR",
+        amount_minor=1500,
+        code="capture_declined",
+        reason="the provider refused the capture",
+    )
