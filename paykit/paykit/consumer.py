@@ -68,11 +68,14 @@ class ConsumerLoop(Generic[U]):
         dead_letters: DeadLetters,
         stop: threading.Event,
         batch_size: int = 100,
+        instance_id: str | None = None,
     ) -> None:
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
             "stats_cb": _record_lag,
         }
+        if instance_id:
+            self._config["group.instance.id"] = instance_id
         self._topics = topics
         self._codec = codec
         self._handlers = handlers

@@ -91,6 +91,7 @@ def run_consumer_service(
         dead_letters=DeadLetters(producer, settings.service_name),
         stop=stop,
         batch_size=settings.consume_batch_size,
+        instance_id=settings.consumer_instance_id,
     )
 
     def consumer_alive() -> None:

@@ -35,6 +35,9 @@ class ConsumerServiceSettings(RuntimeSettings):
         validation_alias=AliasChoices("SERVICE_DATABASE_URL", "DATABASE_URL"),
     )
     consumer_group: str | None = Field(None, validation_alias="CONSUMER_GROUP")
+    # Static group membership: a restarted instance takes its partitions back at once instead of
+    # waiting for its dead predecessor to expire. Must be unique per running instance.
+    consumer_instance_id: str | None = Field(None, validation_alias="CONSUMER_INSTANCE_ID")
     consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
