@@ -4,6 +4,7 @@ Kafka-protocol broker from the `noida-db` wheel, each under one data directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,6 +24,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: all are held open together while they are chosen."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def wait_for(condition: object, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -133,6 +143,8 @@ class EmbeddedBroker:
         assert self.process is not None
         if self.process.poll() is not None:
             raise RuntimeError(f"broker exited with {self.process.returncode}; see {self.log_file}")
+        # A plain connect first: librdkafka would log every refused connection to stderr.
+        socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
         AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
         return True
 

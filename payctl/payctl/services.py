@@ -1,0 +1,143 @@
+"""What the stack runs: the service processes, the databases they own, and the environment each
+one is started with (the contract in CONTRIBUTING.md, "Environment")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    package: str  # whose `MIGRATIONS` build its schema
+    env_var: str  # where the owning service reads its URL, and where an operator may give it
+
+
+DATABASES: tuple[Database, ...] = (
+    Database("psp", "psp_sim", "PSP_DATABASE_URL"),
+    Database("bff", "bff", "BFF_DATABASE_URL"),
+    Database("billing", "billing", "BILLING_DATABASE_URL"),
+    Database("orders", "orders", "ORDERS_DATABASE_URL"),
+    Database("capture", "capture", "CAPTURE_DATABASE_URL"),
+)
+DATABASE_NAMES = tuple(d.name for d in DATABASES)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Everything a service's environment is made of, for one stack."""
+
+    bootstrap: str
+    database_urls: Mapping[str, str]
+    bff_port: int
+    psp_port: int
+    health_ports: Mapping[str, int]
+    bff_auth_secret: str
+    sso_signing_key: str
+
+    @property
+    def bff_url(self) -> str:
+        return f"http://{HOST}:{self.bff_port}"
+
+    @property
+    def psp_url(self) -> str:
+        return f"http://{HOST}:{self.psp_port}"
+
+    def url_of(self, service: str) -> str:
+        """Where `service` serves HTTP: its API, or its health server; `/healthz` is under it."""
+        if service == "bff":
+            return self.bff_url
+        if service == "psp-sim":
+            return self.psp_url
+        return f"http://{HOST}:{self.health_ports[service]}"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str  # run as `python -m <module>`
+    own_environment: Callable[[Wiring], dict[str, str]]
+
+
+def _consumer_instance(service: str, w: Wiring) -> dict[str, str]:
+    # Static group membership: the one instance payctl runs of each consumer keeps its identity
+    # across restarts and takes its partitions back at once. (The embedded broker never expires a
+    # SIGKILLed member, so a fresh identity would wait for partitions forever.)
+    return {
+        "HEALTH_PORT": str(w.health_ports[service]),
+        "CONSUMER_INSTANCE_ID": f"{service}-0",
+    }
+
+
+def _psp_sim(w: Wiring) -> dict[str, str]:
+    return {
+        "PSP_DATABASE_URL": w.database_urls["psp"],
+        "PSP_HOST": HOST,
+        "PSP_PORT": str(w.psp_port),
+    }
+
+
+def _bff(w: Wiring) -> dict[str, str]:
+    return {
+        "BFF_DATABASE_URL": w.database_urls["bff"],
+        "BFF_HOST": HOST,
+        "BFF_PORT": str(w.bff_port),
+        "BFF_AUTH_SECRET": w.bff_auth_secret,
+    }
+
+
+def _bff_projector(w: Wiring) -> dict[str, str]:
+    return {
+        "BFF_DATABASE_URL": w.database_urls["bff"],
+        **_consumer_instance("bff-projector", w),
+    }
+
+
+def _billing(w: Wiring) -> dict[str, str]:
+    return {
+        "BILLING_DATABASE_URL": w.database_urls["billing"],
+        "PSP_URL": w.psp_url,
+        **_consumer_instance("billing-consumer", w),
+    }
+
+
+def _orders(w: Wiring) -> dict[str, str]:
+    return {
+        "ORDERS_DATABASE_URL": w.database_urls["orders"],
+        "SSO_SIGNING_KEY": w.sso_signing_key,
+        **_consumer_instance("order-consumer", w),
+    }
+
+
+def _capture(w: Wiring) -> dict[str, str]:
+    return {
+        "CAPTURE_DATABASE_URL": w.database_urls["capture"],
+        "PSP_URL": w.psp_url,
+        **_consumer_instance("capture-consumer", w),
+    }
+
+
+# Started all at once and waited for together; the order is the one payctl prints.
+SERVICES: tuple[Service, ...] = (
+    Service("psp-sim", "psp_sim", _psp_sim),
+    Service("bff", "bff", _bff),
+    Service("bff-projector", "bff.projector", _bff_projector),
+    Service("billing-consumer", "billing", _billing),
+    Service("order-consumer", "orders", _orders),
+    Service("capture-consumer", "capture", _capture),
+)
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+
+# The processes that have no HTTP API of their own serve /healthz on a health port.
+DEFAULT_HEALTH_PORTS: Mapping[str, int] = {
+    "bff-projector": 9101,
+    "billing-consumer": 9102,
+    "order-consumer": 9103,
+    "capture-consumer": 9104,
+}

@@ -1,0 +1,305 @@
+"""The embedded stack: PostgreSQL, the broker, the databases, the topics and every service
+process, started in that order, watched while they run, and stopped so that nothing outlives it.
+The CLI runs it in the foreground; the test suite runs it for a session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import psycopg
+import structlog
+from confluent_kafka import KafkaException
+from sqlalchemy.exc import SQLAlchemyError
+
+from payctl.data_dir import DataDir
+from payctl.databases import ensure_database, migrate
+from payctl.embedded import EmbeddedBroker, EmbeddedPostgres
+from payctl.errors import StackError
+from payctl.process import ServiceProcess, tail, wait_healthy
+from payctl.services import DATABASES, DEFAULT_HEALTH_PORTS, HOST, SERVICES, Service, Wiring
+from payctl.tokens import bff_auth_secret, development_token, sso_signing_key
+from paykit.kafka import ensure_topics
+from payment_events.catalog import all_topic_names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+log = structlog.get_logger()
+
+# A service that ran this long before it died is restarted at once, not after a longer backoff.
+STABLE_AFTER_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    partitions: int = 6
+    bff_port: int = 8000
+    psp_port: int = 8010
+    kafka_port: int = 9092
+    health_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
+    fresh: bool = False
+    # The environment the overrides are read from and every service inherits.
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    start_timeout: float = 60.0
+    stop_timeout: float = 15.0
+
+    @property
+    def layout(self) -> DataDir:
+        return DataDir(self.data_dir)
+
+
+@dataclass
+class _Restarts:
+    attempts: int = 0
+    due_at: float | None = None
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self._cleanup = contextlib.ExitStack()
+        self._wiring: Wiring | None = None
+        self._postgres: EmbeddedPostgres | None = None
+        self._processes: dict[str, ServiceProcess] = {}
+        self._held_down: set[str] = set()  # asked to stop: supervise() leaves them down
+        self._restarts: dict[str, _Restarts] = {}
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def wiring(self) -> Wiring:
+        assert self._wiring is not None, "start() first"
+        return self._wiring
+
+    @property
+    def bootstrap(self) -> str:
+        return self.wiring.bootstrap
+
+    @property
+    def bff_url(self) -> str:
+        return self.wiring.bff_url
+
+    @property
+    def psp_url(self) -> str:
+        return self.wiring.psp_url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {s.name: self.wiring.url_of(s.name) for s in SERVICES}
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The embedded server's URL; None when the databases are elsewhere."""
+        return self._postgres.admin_url if self._postgres else None
+
+    def database_url(self, database: str) -> str:
+        return self.wiring.database_urls[database]
+
+    @cached_property
+    def token(self) -> str:
+        """A bearer token this stack's BFF accepts, valid for a day."""
+        return development_token(self.config.env, "payctl", 24 * 3600)
+
+    # -- the whole stack ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts everything and returns once every service answers 200 on `/healthz`.
+
+        On failure whatever did start is stopped again before the error propagates.
+        """
+        began = time.monotonic()
+        self._held_down.clear()
+        self._restarts.clear()
+        try:
+            self._cleanup.callback(self.config.layout.claim(self.config.fresh).close)
+            if self.config.fresh:
+                log.info("data_dir_wiped", data_dir=str(self.config.data_dir))
+            self._check_ports_free()
+            bootstrap = self._start_broker()
+            database_urls = self._prepare_databases()
+            self._create_topics(bootstrap)
+            self._wiring = Wiring(
+                bootstrap=bootstrap,
+                database_urls=database_urls,
+                bff_port=self.config.bff_port,
+                psp_port=self.config.psp_port,
+                health_ports=self.config.health_ports,
+                bff_auth_secret=bff_auth_secret(self.config.env),
+                sso_signing_key=sso_signing_key(self.config.env),
+            )
+            self._cleanup.callback(self._stop_services)
+            for service in SERVICES:
+                self._processes[service.name] = self._process_for(service)
+                self._processes[service.name].spawn()
+            wait_healthy(list(self._processes.values()), self.config.start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("stack_started", seconds=round(time.monotonic() - began, 2))
+
+    def stop(self) -> None:
+        """Services first (SIGTERM, SIGKILL after the stop timeout), then the broker, then
+        PostgreSQL. Safe to call twice, and after a failed start."""
+        self._cleanup.close()
+
+    def supervise(self) -> None:
+        """Restarts a service that died without being asked to, with a backoff that grows while
+        it keeps dying. Call it regularly; it never blocks."""
+        now = time.monotonic()
+        for name, process in self._processes.items():
+            if name in self._held_down or process.running():
+                continue
+            restarts = self._restarts.setdefault(name, _Restarts())
+            if restarts.due_at is None:
+                stable = now - process.started_at >= STABLE_AFTER_SECONDS
+                restarts.attempts = 0 if stable else restarts.attempts + 1
+                backoff = min(MAX_BACKOFF_SECONDS, 2.0**restarts.attempts)
+                restarts.due_at = now + backoff
+                log.warning(
+                    "service_exited",
+                    service=name,
+                    returncode=process.returncode,
+                    restart_in_seconds=backoff,
+                    log_file=str(process.log_path),
+                )
+            elif now >= restarts.due_at:
+                restarts.due_at = None
+                process.spawn()
+                log.info("service_restarted", service=name, pid=process.pid)
+
+    # -- one service -------------------------------------------------------------------------
+
+    def start_service(self, name: str) -> None:
+        """Starts a stopped service and waits until it is healthy."""
+        process = self._processes[name]
+        self._held_down.discard(name)
+        self._restarts.pop(name, None)
+        if not process.running():
+            process.spawn()
+        wait_healthy([process], self.config.start_timeout)
+
+    def stop_service(
+        self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None
+    ) -> None:
+        """Stops a service and keeps it down until `start_service`."""
+        self._held_down.add(name)
+        self._processes[name].stop(sig, self.config.stop_timeout if timeout is None else timeout)
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL: the service gets no chance to finish what it was doing."""
+        self.stop_service(name, signal.SIGKILL)
+
+    def is_running(self, name: str) -> bool:
+        return self._processes[name].running()
+
+    # -- steps of start() --------------------------------------------------------------------
+
+    def _start_broker(self) -> str:
+        given = self.config.env.get("KAFKA_BOOTSTRAP_SERVERS")
+        if given:
+            return given
+        layout = self.config.layout
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        broker = EmbeddedBroker(layout.kafka, self.config.kafka_port, layout.log_file("broker"))
+        # Registered before start(): a broker that never answered is still stopped.
+        self._cleanup.callback(broker.stop)
+        try:
+            broker.start()
+        except (RuntimeError, TimeoutError) as e:
+            raise StackError(f"the broker did not start: {e}\n{tail(broker.log_file)}") from e
+        log.info("broker_started", bootstrap=broker.bootstrap)
+        return broker.bootstrap
+
+    def _prepare_databases(self) -> dict[str, str]:
+        """Each database from its own variable, else on the DATABASE_URL server, else on the
+        embedded server; created when missing, then migrated."""
+        env = self.config.env
+        server = env.get("DATABASE_URL")
+        urls: dict[str, str] = {}
+        for db in DATABASES:
+            if env.get(db.env_var):
+                urls[db.name] = env[db.env_var]
+                continue
+            if server is None:
+                server = self._start_postgres()
+            try:
+                urls[db.name] = ensure_database(server, db.name)
+            except psycopg.Error as e:
+                raise StackError(f"cannot create the database {db.name}: {e}") from e
+        for db in DATABASES:
+            try:
+                migrate(db.package, urls[db.name])
+            except SQLAlchemyError as e:
+                raise StackError(f"cannot migrate the database {db.name}: {e}") from e
+        log.info("databases_migrated", databases=[db.name for db in DATABASES])
+        return urls
+
+    def _create_topics(self, bootstrap: str) -> None:
+        try:
+            ensure_topics(bootstrap, all_topic_names(), self.config.partitions)
+        except (KafkaException, RuntimeError) as e:
+            raise StackError(f"cannot create the topics on {bootstrap}: {e}") from e
+
+    def _start_postgres(self) -> str:
+        postgres = EmbeddedPostgres(self.config.layout.postgres)
+        self._cleanup.callback(postgres.stop)
+        postgres.start()
+        self._postgres = postgres
+        log.info("postgres_started", url=postgres.admin_url)
+        return postgres.admin_url
+
+    def _process_for(self, service: Service) -> ServiceProcess:
+        env = {k: v for k, v in self.config.env.items() if k != "HEALTH_PORT"}
+        env.update(
+            {
+                "PAYMENTS_ENV": self.config.env.get("PAYMENTS_ENV", "development"),
+                "KAFKA_BOOTSTRAP_SERVERS": self.wiring.bootstrap,
+                "HEALTH_HOST": HOST,
+                # Log lines reach the file as they are written, not when a buffer fills.
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(service.own_environment(self.wiring))
+        return ServiceProcess(
+            service.name,
+            [sys.executable, "-m", service.module],
+            env,
+            self.config.layout.log_file(service.name),
+            f"{self.wiring.url_of(service.name)}/healthz",
+        )
+
+    def _check_ports_free(self) -> None:
+        """Up front, so a port in use is named before anything starts, not found in a log."""
+        ports = {"bff": self.config.bff_port, "psp-sim": self.config.psp_port}
+        ports.update(self.config.health_ports)
+        if not self.config.env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            ports["broker"] = self.config.kafka_port
+        for owner, port in ports.items():
+            with socket.socket() as s:
+                # As the servers themselves bind: a port in TIME_WAIT is free, a listener is not.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    raise StackError(f"port {port} for {owner} is in use") from None
+
+    def _stop_services(self) -> None:
+        running = [p for p in self._processes.values() if p.running()]
+        self._held_down.update(self._processes)
+        # All at once: the slowest one sets the time, not the sum of them.
+        for process in running:
+            process.send(signal.SIGTERM)
+        deadline = time.monotonic() + self.config.stop_timeout
+        for process in running:
+            process.wait_stopped(max(0.0, deadline - time.monotonic()))
