@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -14,10 +16,16 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.orm import registry
 
 messaging_metadata = MetaData()
 
@@ -48,6 +56,32 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
+
+
+def map_aggregate(
+    mapper_registry: registry,
+    aggregate: type,
+    table: Table,
+    *,
+    parts: Mapping[type, Table] | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> None:
+    """Maps an aggregate (and the entities inside it) onto its tables from outside the domain.
+
+    Once per process, whoever asks first: every bootstrap() and test app calls it. Instances
+    loaded from the database start with no recorded events.
+    """
+    if any(m.class_ is aggregate for m in mapper_registry.mappers):
+        return
+    for part, part_table in (parts or {}).items():
+        mapper_registry.map_imperatively(part, part_table)
+    mapper_registry.map_imperatively(aggregate, table, properties=dict(properties or {}))
+    event.listen(aggregate, "load", _nothing_recorded_yet)
+
+
+def _nothing_recorded_yet(target: Any, _context: object) -> None:
+    # A row just loaded has recorded nothing yet in this unit of work.
+    target.events = []
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -15,7 +15,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -24,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from bff.domain.payment import HistoryEntry, Payment
 from bff.domain.status import PaymentStatus
+from paykit.db import map_aggregate
 from payment_events.events import SellerLine
 
 metadata = MetaData()
@@ -103,13 +103,11 @@ idempotency_keys = Table(
 
 
 def start_mappers() -> None:
-    # Both processes and every test's app call this; a class can be mapped once per process.
-    if any(m.class_ is Payment for m in mapper_registry.mappers):
-        return
-    mapper_registry.map_imperatively(HistoryEntry, payment_history)
-    mapper_registry.map_imperatively(
+    map_aggregate(
+        mapper_registry,
         Payment,
         payments,
+        parts={HistoryEntry: payment_history},
         properties={
             "history": relationship(
                 HistoryEntry,
@@ -119,9 +117,3 @@ def start_mappers() -> None:
             )
         },
     )
-
-
-@event.listens_for(Payment, "load")
-def _fresh_events(target: Payment, _context: object) -> None:
-    # Rows loaded from the database have recorded nothing yet in this unit of work.
-    target.events = []

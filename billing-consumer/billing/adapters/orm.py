@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Enum, MetaData, Table, Text, event, func
+from sqlalchemy import BigInteger, Column, DateTime, Enum, MetaData, Table, Text, func
 from sqlalchemy.orm import registry
 
 from billing.domain.model import Authorization, AuthorizationStatus
+from paykit.db import map_aggregate
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -38,13 +39,4 @@ authorizations = Table(
 
 
 def start_mappers() -> None:
-    # Every bootstrap() calls this, and a class can be mapped only once per process.
-    if any(m.class_ is Authorization for m in mapper_registry.mappers):
-        return
-    mapper_registry.map_imperatively(Authorization, authorizations)
-
-
-@event.listens_for(Authorization, "load")
-def _fresh_events(target: Authorization, _context: object) -> None:
-    # Rows loaded from the database have recorded nothing yet in this unit of work.
-    target.events = []
+    map_aggregate(mapper_registry, Authorization, authorizations)

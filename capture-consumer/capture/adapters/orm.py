@@ -14,12 +14,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
     func,
 )
 from sqlalchemy.orm import registry, relationship
 
 from capture.domain.model import Payment, PaymentOrder, PaymentOrderStatus, PaymentStatus
+from paykit.db import map_aggregate
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -74,20 +74,10 @@ payment_orders = Table(
 
 
 def start_mappers() -> None:
-    # Every bootstrap() calls this, and a class can be mapped only once per process.
-    if any(m.class_ is Payment for m in mapper_registry.mappers):
-        return
-    mapper_registry.map_imperatively(PaymentOrder, payment_orders)
-    mapper_registry.map_imperatively(
+    map_aggregate(
+        mapper_registry,
         Payment,
         payments,
-        properties={
-            "orders": relationship(PaymentOrder, order_by=payment_orders.c.line_no),
-        },
+        parts={PaymentOrder: payment_orders},
+        properties={"orders": relationship(PaymentOrder, order_by=payment_orders.c.line_no)},
     )
-
-
-@event.listens_for(Payment, "load")
-def _fresh_events(target: Payment, _context: object) -> None:
-    # Rows loaded from the database have recorded nothing yet in this unit of work.
-    target.events = []

@@ -17,13 +17,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 
 from orders.domain.model import Order, OrderStatus
+from paykit.db import map_aggregate
 from payment_events.events import SellerLine
 
 if TYPE_CHECKING:
@@ -90,13 +90,4 @@ sso_tokens = Table(
 
 
 def start_mappers() -> None:
-    # Every bootstrap() calls this, and a class can be mapped only once per process.
-    if any(m.class_ is Order for m in mapper_registry.mappers):
-        return
-    mapper_registry.map_imperatively(Order, orders)
-
-
-@event.listens_for(Order, "load")
-def _fresh_events(target: Order, _context: object) -> None:
-    # Rows loaded from the database have recorded nothing yet in this unit of work.
-    target.events = []
+    map_aggregate(mapper_registry, Order, orders)
