@@ -125,8 +125,11 @@ class Operation:
 class ProviderClient:
     """Synchronous and thread-safe; one instance per process keeps its connections pooled."""
 
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+    def __init__(
+        self, base_url: str, timeout: float = 5.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        # `transport` lets tests stand in for a provider's servers; production leaves it unset.
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
 
     def authorize(
         self,
@@ -183,21 +186,33 @@ class ProviderClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as e:  # refused, reset, timed out: the outcome is unknown
             raise ProviderUnavailable(f"{method} {path}: {type(e).__name__}: {e}") from e
-        # 429 is the provider asking to be called later, not a refusal of the request.
-        if response.status_code >= 500 or response.status_code == 429:
+        refusal = _refusal_of(response) if 400 <= response.status_code < 500 else None
+        if refusal is not None:
+            raise ProviderRejected(*refusal, response.status_code)
+        if response.status_code >= 400:
+            # 5xx, 429 (call later), 401/403 (our credentials), 408, or a 4xx that is not the
+            # provider's refusal (a wrong URL, a proxy): a fault of the world, never a verdict on
+            # the payment, so it must be retried and never recorded as a final refusal.
             raise ProviderUnavailable(
                 f"{method} {path} answered {response.status_code}: {response.text[:300]}"
             )
-        if response.status_code >= 400:
-            code, message = _error_of(response)
-            raise ProviderRejected(code, message, response.status_code)
-        body: dict[str, Any] = response.json()
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as e:  # a 2xx we cannot read: the outcome is unknown, ask again
+            raise ProviderUnavailable(f"{method} {path}: unreadable answer: {e}") from e
         return body
 
 
-def _error_of(response: httpx.Response) -> tuple[str, str]:
+# Statuses that say nothing about the request itself, whatever the body.
+NOT_A_REFUSAL = {401, 403, 408, 429}
+
+
+def _refusal_of(response: httpx.Response) -> tuple[str, str] | None:
+    """The provider's own refusal (its `code` and `message`), or None for any other 4xx."""
+    if response.status_code in NOT_A_REFUSAL:
+        return None
     try:
         body = response.json()
         return str(body["code"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):  # not the provider's error shape; keep what it said
-        return f"http_{response.status_code}", response.text[:300]
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from payctl.embedded import free_port
@@ -185,3 +186,37 @@ def test_a_provider_slower_than_the_timeout_is_unavailable(fresh_database: str) 
         pytest.raises(ProviderUnavailable, match="Timeout"),
     ):
         authorize(client, new_id("key"))
+
+
+def answering(status: int, body: bytes) -> ProviderClient:
+    """A client whose provider answers every call with `status` and `body`."""
+    transport = httpx.MockTransport(lambda _request: httpx.Response(status, content=body))
+    return ProviderClient("http://provider.invalid", transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, b'{"code": "invalid_api_key", "message": "rotated"}'),
+        (403, b'{"code": "forbidden", "message": "not allowed"}'),
+        (404, b'{"detail": "Not Found"}'),  # a wrong PSP_URL path, not the provider's refusal
+        (408, b""),
+        (200, b"<html>maintenance</html>"),
+    ],
+)
+def test_answers_that_say_nothing_about_the_payment_are_retried_never_refusals(
+    status: int, body: bytes
+) -> None:
+    with pytest.raises(ProviderUnavailable):
+        answering(status, body).capture(
+            idempotency_key="k", authorization_id="auth_1", amount_minor=100, reference="po"
+        )
+
+
+def test_a_4xx_in_the_providers_own_shape_is_a_refusal() -> None:
+    refused = b'{"code": "amount_exceeds_authorization", "message": "too much"}'
+    with pytest.raises(ProviderRejected) as e:
+        answering(409, refused).capture(
+            idempotency_key="k", authorization_id="auth_1", amount_minor=100, reference="po"
+        )
+    assert e.value.code == "amount_exceeds_authorization"
