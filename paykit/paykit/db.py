@@ -58,6 +58,20 @@ outbox = Table(
 )
 
 
+def row_timestamps() -> list[Column[object]]:
+    """`created_at` and `updated_at`, kept by the database, for a service's own tables."""
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(
+            "updated_at",
+            DateTime(timezone=True),
+            nullable=False,
+            server_default=func.now(),
+            onupdate=func.now(),
+        ),
+    ]
+
+
 def map_aggregate(
     mapper_registry: registry,
     aggregate: type,

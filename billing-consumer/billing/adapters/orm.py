@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Enum, MetaData, Table, Text, func
+from sqlalchemy import BigInteger, Column, Enum, MetaData, Table, Text
 from sqlalchemy.orm import registry
 
 from billing.domain.model import Authorization, AuthorizationStatus
-from paykit.db import map_aggregate
+from paykit.db import map_aggregate, row_timestamps
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -27,14 +27,7 @@ authorizations = Table(
     Column("provider_authorization_id", Text),
     Column("decline_code", Text),
     Column("decline_reason", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column(
-        "updated_at",
-        DateTime(timezone=True),
-        nullable=False,
-        server_default=func.now(),
-        onupdate=func.now(),
-    ),
+    *row_timestamps(),
 )
 
 

@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     Enum,
     ForeignKey,
     Integer,
@@ -14,28 +13,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import registry, relationship
 
 from capture.domain.model import Payment, PaymentOrder, PaymentOrderStatus, PaymentStatus
-from paykit.db import map_aggregate
+from paykit.db import map_aggregate, row_timestamps
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
-
-
-def _timestamps() -> list[Column[object]]:
-    return [
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Column(
-            "updated_at",
-            DateTime(timezone=True),
-            nullable=False,
-            server_default=func.now(),
-            onupdate=func.now(),
-        ),
-    ]
 
 
 # The primary key on payment_id is what keeps a payment from being split and captured twice
@@ -50,7 +35,7 @@ payments = Table(
     Column("authorized_minor", BigInteger, nullable=False),
     Column("captured_minor", BigInteger, nullable=False),
     Column("status", Enum(PaymentStatus, native_enum=False, length=20), nullable=False),
-    *_timestamps(),
+    *row_timestamps(),
     # The domain refuses this first; the database keeps it true whatever code writes the row.
     CheckConstraint("captured_minor <= authorized_minor", name="payments_captured_within_held"),
 )
@@ -67,7 +52,7 @@ payment_orders = Table(
     Column("capture_id", Text),
     Column("failure_code", Text),
     Column("failure_reason", Text),
-    *_timestamps(),
+    *row_timestamps(),
     UniqueConstraint("payment_id", "line_no", name="payment_orders_one_per_line"),
     CheckConstraint("amount_minor > 0", name="payment_orders_positive_amount"),
 )

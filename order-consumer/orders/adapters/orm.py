@@ -17,13 +17,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 
 from orders.domain.model import Order, OrderStatus
-from paykit.db import map_aggregate
+from paykit.db import map_aggregate, row_timestamps
 from payment_events.events import SellerLine
 
 if TYPE_CHECKING:
@@ -63,14 +62,7 @@ orders = Table(
     Column("status", Enum(OrderStatus, native_enum=False, length=20), nullable=False),
     Column("refusal_code", Text),
     Column("refusal_reason", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column(
-        "updated_at",
-        DateTime(timezone=True),
-        nullable=False,
-        server_default=func.now(),
-        onupdate=func.now(),
-    ),
+    *row_timestamps(),
     # No payment ever gets two orders, whatever event ids its duplicates carry.
     UniqueConstraint("payment_id", name="orders_one_per_payment"),
 )
