@@ -15,8 +15,11 @@ from payment_events.events import (
     PaymentCaptured,
     PaymentFailed,
     PaymentInitiated,
+    PaymentRefunded,
     PaymentSucceeded,
     PaymentVoided,
+    RefundFailed,
+    RefundRequested,
 )
 
 
@@ -73,6 +76,17 @@ CATALOG: tuple[Topic, ...] = (
         "payment-captured", PaymentCaptured, "payment_captured.avsc", "capture-consumer", ("bff",)
     ),
     Topic("capture-failed", CaptureFailed, "capture_failed.avsc", "capture-consumer", ("bff",)),
+    Topic(
+        "refund-requested",
+        RefundRequested,
+        "refund_requested.avsc",
+        "bff",
+        ("capture-consumer",),
+    ),
+    Topic(
+        "payment-refunded", PaymentRefunded, "payment_refunded.avsc", "capture-consumer", ("bff",)
+    ),
+    Topic("refund-failed", RefundFailed, "refund_failed.avsc", "capture-consumer", ("bff",)),
 )
 
 BY_TYPE: dict[type[Event], Topic] = {t.event_type: t for t in CATALOG}

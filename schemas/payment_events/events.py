@@ -102,6 +102,7 @@ class PaymentCaptured(Event):
     currency: str
     amount_minor: int
     lines: tuple[CapturedLine, ...]
+    partial: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +110,49 @@ class CaptureFailed(Event):
     payment_order_id: str
     line_no: int
     seller_id: str
+    currency: str
+    amount_minor: int
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundLine:
+    line_no: int
+    amount_minor: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundedLine:
+    payment_order_id: str
+    line_no: int
+    seller_id: str
+    amount_minor: int
+    provider_refund_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundRequested(Event):
+    refund_id: str
+    currency: str
+    amount_minor: int
+    lines: tuple[RefundLine, ...]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentRefunded(Event):
+    refund_id: str
+    currency: str
+    amount_minor: int
+    lines: tuple[RefundedLine, ...]
+    refunded_minor: int
+    captured_minor: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundFailed(Event):
+    refund_id: str
     currency: str
     amount_minor: int
     code: str
