@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Any, U], None]
+# Called with the event, a unit of work and the last error once a message's retries are used up:
+# records the terminal state (e.g. PaymentFailed provider_unavailable) before it is dead-lettered.
+GiveUp = Callable[[Any, U, BaseException], None]
 
 log = structlog.get_logger()
 

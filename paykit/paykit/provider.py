@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 
-from paykit.errors import PermanentError, TransientError
+from paykit.errors import PermanentError, RetryLater
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 OperationKind = Literal["authorization", "capture", "void"]
 
 
-class ProviderUnavailable(TransientError):
+class ProviderUnavailable(RetryLater):
     """No answer, or an answer saying the provider failed: the outcome is unknown, so the call is
     retried with the same idempotency key, which can never charge twice."""
 

@@ -14,7 +14,7 @@ import structlog
 from confluent_kafka import Producer
 from sqlalchemy.orm import Session, sessionmaker
 
-from paykit.consumer import ConsumerLoop, Handler
+from paykit.consumer import ConsumerLoop, GiveUp, Handler
 from paykit.db import make_engine
 from paykit.dead_letters import DeadLetters
 from paykit.health import Check, HealthServer, database_check
@@ -63,6 +63,7 @@ def run_consumer_service(
     topics: list[str],
     handlers: Mapping[type[Event], Handler[Any]],
     uow_factory: Callable[[], UnitOfWork],
+    give_up: Mapping[type[Event], GiveUp[Any]] | None = None,
     checks: dict[str, Check] | None = None,
 ) -> None:
     settings = wiring.settings

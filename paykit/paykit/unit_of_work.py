@@ -28,11 +28,16 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._codec = codec
         self.trace: Trace | None = None
+        # 1 on a message's first delivery, n on its nth try from the retry schedule: above 1, an
+        # earlier try may have reached the provider, so its outcome is asked before calling again.
+        self.attempt = 1
+        self.retry_reason: str | None = None
         self._recorded: list[Event] = []
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
         self._recorded = []
+        self.retry_reason = None
         return self
 
     def __exit__(
@@ -58,6 +63,11 @@ class UnitOfWork:
             .returning(inbox.c.event_id)
         ).first()
         return claimed is not None
+
+    def retry_later(self, reason: str) -> None:
+        """Commit what the handler did, and handle this message again later from the retry
+        schedule (for work left pending, such as a capture the provider could not answer)."""
+        self.retry_reason = reason
 
     def record(self, *events: Event) -> None:
         self._recorded.extend(events)
