@@ -1,4 +1,5 @@
-"""`/healthz` and `/metrics` for processes that have no web framework of their own."""
+"""`/healthz` and `/metrics` for processes that have no web framework of their own, plus any small
+read-only routes a service adds (a WSGI app per path prefix)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 Check = Callable[[], None]
+WsgiApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
 
 def database_check(engine: Engine) -> Check:
@@ -44,8 +46,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, checks: dict[str, Check]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        checks: dict[str, Check],
+        routes: dict[str, WsgiApp] | None = None,
+    ) -> None:
         self._checks = checks
+        self._routes = routes or {}
         self._metrics = make_wsgi_app()
         self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -65,6 +74,9 @@ class HealthServer:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        for prefix, app in self._routes.items():
+            if path.startswith(prefix):
+                return app(environ, start_response)
         if path != "/healthz":
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"code":"not_found","message":"try /healthz or /metrics"}']

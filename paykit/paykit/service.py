@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from paykit.consumer import ConsumerLoop, GiveUp, Handler
 from paykit.db import make_engine
 from paykit.dead_letters import DeadLetters
-from paykit.health import Check, HealthServer, database_check
+from paykit.health import Check, HealthServer, WsgiApp, database_check
 from paykit.kafka import producer_config
 from paykit.logging import configure_logging
 from paykit.relay import OutboxRelay
@@ -65,6 +65,7 @@ def run_consumer_service(
     uow_factory: Callable[[], UnitOfWork],
     give_up: Mapping[type[Event], GiveUp[Any]] | None = None,
     checks: dict[str, Check] | None = None,
+    routes: dict[str, WsgiApp] | None = None,
 ) -> None:
     settings = wiring.settings
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
@@ -112,6 +113,7 @@ def run_consumer_service(
             "relay": relay_alive,
             **(checks or {}),
         },
+        routes,
     )
     health.start()
     relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
