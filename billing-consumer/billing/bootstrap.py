@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from billing.adapters.orm import start_mappers
-from billing.handlers import HANDLERS
+from billing.handlers import GIVE_UP, HANDLERS
 from billing.unit_of_work import BillingUnitOfWork
 from paykit.provider import ProviderClient
 from paykit.service import Wiring, wire
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from billing.adapters.provider import PaymentProvider
     from billing.settings import Settings
-    from paykit.consumer import Handler
+    from paykit.dispatch import GiveUp, Handler
     from payment_events.events import Event
 
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class Billing:
     wiring: Wiring
     handlers: Mapping[type[Event], Handler[BillingUnitOfWork]]
+    give_up: Mapping[type[Event], GiveUp[BillingUnitOfWork]]
 
     def unit_of_work(self) -> BillingUnitOfWork:
         return BillingUnitOfWork(self.wiring.session_factory, self.wiring.codec)
@@ -34,4 +35,5 @@ def bootstrap(settings: Settings, provider: PaymentProvider | None = None) -> Bi
     start_mappers()
     port = provider or ProviderClient(settings.psp_url, settings.psp_timeout_seconds)
     handlers = {t: functools.partial(h, provider=port) for t, h in HANDLERS.items()}
-    return Billing(wire(settings), handlers)
+    give_up = {t: functools.partial(h, provider=port) for t, h in GIVE_UP.items()}
+    return Billing(wire(settings), handlers, give_up)

@@ -16,4 +16,5 @@ def main() -> None:
         topics=topics_consumed_by(settings.service_name),
         handlers=billing.handlers,
         uow_factory=billing.unit_of_work,
+        give_up=billing.give_up,
     )

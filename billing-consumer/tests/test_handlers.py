@@ -57,9 +57,10 @@ def initiated(method: str = "pm_card_visa") -> PaymentInitiated:
     )
 
 
-def deliver(service: Billing, event: Event) -> bool:
+def deliver(service: Billing, event: Event, attempt: int = 1) -> bool:
     """As the consumer loop does it: claim, handle, commit; False for a duplicate."""
     with service.unit_of_work() as uow:
+        uow.attempt = attempt
         if not uow.claim(event.event_id, "test", 0, 0):
             return False
         service.handlers[type(event)](event, uow)
@@ -129,6 +130,61 @@ def test_a_provider_outage_leaves_nothing_and_the_retry_authorizes_once(
     assert deliver(service, event)
     assert len(published(service)) == 1
     assert provider.operations() == 1
+
+
+def test_a_timed_out_authorization_is_settled_by_asking_the_provider_never_by_a_new_call(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    provider.answers_lost_for = 1
+    with pytest.raises(ProviderUnavailable):
+        deliver(service, event)
+    assert provider.calls[f"{event.payment_id}:authorize"] == 1
+    assert deliver(service, event, attempt=2)
+    assert provider.calls[f"{event.payment_id}:authorize"] == 1  # asked, not authorized again
+    assert provider.lookups == 1
+    [succeeded] = published(service)
+    assert isinstance(succeeded, PaymentSucceeded)
+    assert status_of(service, event.payment_id) == "AUTHORIZED"
+
+
+def test_a_retry_that_finds_nothing_at_the_provider_authorizes_then(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    assert deliver(service, event, attempt=3)
+    assert provider.lookups == 1
+    assert provider.calls[f"{event.payment_id}:authorize"] == 1
+    assert status_of(service, event.payment_id) == "AUTHORIZED"
+
+
+def test_when_retries_are_used_up_the_payment_fails_with_provider_unavailable(
+    service: Billing,
+) -> None:
+    event = initiated()
+    with service.unit_of_work() as uow:
+        service.give_up[PaymentInitiated](event, uow, ProviderUnavailable("503 for minutes"))
+        uow.commit()
+    [failed] = published(service)
+    assert isinstance(failed, PaymentFailed)
+    assert failed.code == "provider_unavailable"
+    assert status_of(service, event.payment_id) == "FAILED"
+
+
+def test_a_timed_out_void_is_settled_by_asking_the_provider(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    assert deliver(service, event)
+    refused = OrderFailed(payment_id=event.payment_id, code="customer_blocked", reason="blocked")
+    provider.void(
+        idempotency_key=f"{event.payment_id}:void",
+        authorization_id="auth_1",
+        reference=event.payment_id,
+    )  # the provider voided; billing never heard back
+    assert deliver(service, refused, attempt=2)
+    assert provider.calls[f"{event.payment_id}:void"] == 1
+    assert status_of(service, event.payment_id) == "VOIDED"
 
 
 def test_a_void_for_an_unknown_or_declined_payment_is_impossible(service: Billing) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from orders.adapters.orm import start_mappers
 from orders.adapters.sso import JwtSsoIssuer
-from orders.handlers import HANDLERS
+from orders.handlers import GIVE_UP, HANDLERS
 from orders.unit_of_work import OrdersUnitOfWork
 from paykit.service import Wiring, wire
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from orders.adapters.sso import SsoIssuer
     from orders.settings import Settings
-    from paykit.consumer import Handler
+    from paykit.dispatch import GiveUp, Handler
     from payment_events.events import Event
 
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class Orders:
     wiring: Wiring
     handlers: Mapping[type[Event], Handler[OrdersUnitOfWork]]
+    give_up: Mapping[type[Event], GiveUp[OrdersUnitOfWork]]
 
     def unit_of_work(self) -> OrdersUnitOfWork:
         return OrdersUnitOfWork(self.wiring.session_factory, self.wiring.codec)
@@ -35,8 +36,7 @@ def bootstrap(settings: Settings, sso: SsoIssuer | None = None) -> Orders:
     issuer = sso or JwtSsoIssuer(
         settings.sso_signing_key, settings.sso_audience, settings.saas_app_url
     )
-    handlers = {
-        t: functools.partial(h, sso=issuer, blocked_customers=settings.blocked_customer_ids)
-        for t, h in HANDLERS.items()
-    }
-    return Orders(wire(settings), handlers)
+    ports = {"sso": issuer, "blocked_customers": settings.blocked_customer_ids}
+    handlers = {t: functools.partial(h, **ports) for t, h in HANDLERS.items()}
+    give_up = {t: functools.partial(h, **ports) for t, h in GIVE_UP.items()}
+    return Orders(wire(settings), handlers, give_up)

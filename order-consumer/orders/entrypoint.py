@@ -16,4 +16,5 @@ def main() -> None:
         topics=topics_consumed_by(settings.service_name),
         handlers=orders.handlers,
         uow_factory=orders.unit_of_work,
+        give_up=orders.give_up,
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from orders.domain.model import Order
+from orders.domain.model import ORDER_NOT_CREATED, Order, Refusal
 from payment_events.events import Event, PaymentSucceeded
 
 if TYPE_CHECKING:
@@ -47,4 +47,27 @@ def create_order(
 
 HANDLERS: dict[type[Event], Callable[..., None]] = {
     PaymentSucceeded: create_order,
+}
+
+
+def fail_order(
+    event: PaymentSucceeded,
+    uow: OrdersUnitOfWork,
+    error: BaseException,
+    sso: SsoIssuer,
+    blocked_customers: Collection[str],
+) -> None:
+    """The order could not be made however often it was tried: refuse it, so billing voids the
+    authorization instead of holding the shopper's money for an order that will never exist."""
+    if uow.orders.for_payment(event.payment_id) is not None:
+        return
+    order = Order.create(event)
+    uow.orders.add(order)
+    order.refuse(Refusal(ORDER_NOT_CREATED, f"the order could not be created: {error}"[:500]))
+    log.error("order_given_up", order_id=order.order_id)
+    uow.record(*order.events)
+
+
+GIVE_UP: dict[type[Event], Callable[..., None]] = {
+    PaymentSucceeded: fail_order,
 }

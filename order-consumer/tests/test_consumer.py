@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from orders.adapters.orm import orders
 from orders.bootstrap import bootstrap
 from payctl.embedded import wait_for
-from paykit.consumer import ConsumerLoop
 from paykit.db import outbox
-from paykit.dead_letters import DeadLetters
 from paykit.kafka import ensure_topics, producer_config
+from paykit.service import consume
 from payment_events.catalog import topics_consumed_by
 from payment_events.codec import Codec
 from payment_events.events import OrderConfirmed
@@ -26,7 +25,6 @@ from payment_events.registry import FileRegistry
 if TYPE_CHECKING:
     from orders.bootstrap import Orders
     from orders.settings import Settings
-    from orders.unit_of_work import OrdersUnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -62,20 +60,16 @@ def committed_past(broker: str, group: str, where: TopicPartition) -> bool:
         c.close()
 
 
-def run_loop(service: Orders, settings: Settings, stop: threading.Event) -> threading.Thread:
-    loop: ConsumerLoop[OrdersUnitOfWork] = ConsumerLoop(
-        bootstrap=settings.kafka_bootstrap_servers,
-        group_id=settings.group_id,
-        client_id="order-consumer-test",
+def run_loop(service: Orders, settings: Settings) -> threading.Thread:
+    producer = Producer(producer_config(settings.kafka_bootstrap_servers, "order-consumer-test"))
+    loop, _ = consume(
+        service.wiring,
+        producer,
         topics=TOPICS,
-        codec=service.wiring.codec,
         handlers=service.handlers,
         uow_factory=service.unit_of_work,
-        dead_letters=DeadLetters(
-            Producer(producer_config(settings.kafka_bootstrap_servers, "dlq")),
-            settings.service_name,
-        ),
-        stop=stop,
+        give_up=service.give_up,
+        client_id="order-consumer-test",
     )
     thread = threading.Thread(target=loop.run)
     thread.start()
@@ -93,8 +87,8 @@ def test_a_payment_succeeded_delivered_twice_makes_one_order_and_one_event(
     service = bootstrap(settings)
     event = payment_succeeded()
     second = produce_twice(broker, TOPICS[0], event.payment_id, codec.encode(event))
-    stop = threading.Event()
-    thread = run_loop(service, settings, stop)
+    stop = service.wiring.stop
+    thread = run_loop(service, settings)
     try:
         wait_for(
             lambda: committed_past(broker, settings.group_id, second), 30, "both copies committed"

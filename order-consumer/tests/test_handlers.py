@@ -115,3 +115,29 @@ def test_the_database_refuses_a_second_order_for_a_payment(service: Orders) -> N
         uow.commit()
     with service.unit_of_work() as uow, pytest.raises(IntegrityError, match="orders_one_per"):
         uow.orders.add(Order.create(event))
+
+
+def test_an_order_that_cannot_be_made_is_refused_when_retries_are_used_up(
+    service: Orders,
+) -> None:
+    event = payment_succeeded()
+    with service.unit_of_work() as uow:
+        service.give_up[type(event)](event, uow, RuntimeError("a bug in the order rules"))
+        uow.commit()
+    [order] = orders_of(service, event.payment_id)
+    assert order.status == "REFUSED"
+    [failed] = published(service)
+    assert isinstance(failed, OrderFailed)  # billing voids the authorization on it
+    assert failed.code == "order_not_created"
+    assert tokens(service) == []
+
+
+def test_giving_up_on_a_payment_whose_order_exists_changes_nothing(service: Orders) -> None:
+    event = payment_succeeded()
+    deliver(service, event)
+    with service.unit_of_work() as uow:
+        service.give_up[type(event)](event, uow, RuntimeError("late"))
+        uow.commit()
+    [order] = orders_of(service, event.payment_id)
+    assert order.status == "CONFIRMED"
+    assert len(published(service)) == 1

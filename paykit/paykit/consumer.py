@@ -1,8 +1,9 @@
-"""The consumer loop every service runs: decode, handle in one transaction with the inbox row,
-commit the offset only after the database commit.
+"""The consumer loop every service runs: decode, hand each message to the dispatcher (one
+transaction with its inbox row), commit the offset only after the database commit.
 
-Guarantee: a message's offset is committed only once its effects (or its dead letter) are
-durable, so a crash anywhere redelivers it; the inbox makes the redelivery change nothing.
+Guarantee: a message's offset is committed only once its effects, its place on the retry
+schedule or its dead letter are durable, so a crash anywhere redelivers it; the inbox makes the
+redelivery change nothing.
 """
 
 from __future__ import annotations
@@ -10,19 +11,16 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from paykit.errors import PermanentError, TransientError
+from paykit.dispatch import GiveUp, Handler, Outcome, U, is_infrastructure
 from paykit.kafka import consumer_config
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
-from paykit.unit_of_work import UnitOfWork
-from payment_events.codec import DecodeError
+from payment_events.codec import DecodeError, RegistryUnavailable
 
 if TYPE_CHECKING:
     import threading
@@ -30,26 +28,15 @@ if TYPE_CHECKING:
     from confluent_kafka import Message
 
     from paykit.dead_letters import DeadLetters
+    from paykit.dispatch import Dispatcher
     from payment_events.codec import Codec
-    from payment_events.events import Event
 
-U = TypeVar("U", bound=UnitOfWork)
-Handler = Callable[[Any, U], None]
-# Called with the event, a unit of work and the last error once a message's retries are used up:
-# records the terminal state (e.g. PaymentFailed provider_unavailable) before it is dead-lettered.
-GiveUp = Callable[[Any, U, BaseException], None]
+__all__ = ["ConsumerLoop", "GiveUp", "Handler", "backoff"]
 
 log = structlog.get_logger()
 
-# Errors about the world, not the message: retried for as long as it takes, never committed.
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    TransientError,
-    OperationalError,
-    KafkaException,
-)
-# An error nobody classified is retried this many times, then dead-lettered: a bug must not
-# stall a partition forever, nor skip a payment silently.
-UNCLASSIFIED_ATTEMPTS = 5
+# Waits between in-place tries stay short, so a recovered database or broker is used at once.
+IN_PLACE_BACKOFF_CAP = 5.0
 
 
 def backoff(attempt: int, cap: float = 30.0) -> float:
@@ -66,8 +53,7 @@ class ConsumerLoop(Generic[U]):
         client_id: str,
         topics: list[str],
         codec: Codec,
-        handlers: Mapping[type[Event], Handler[U]],
-        uow_factory: Callable[[], U],
+        dispatcher: Dispatcher[U],
         dead_letters: DeadLetters,
         stop: threading.Event,
         batch_size: int = 100,
@@ -81,14 +67,13 @@ class ConsumerLoop(Generic[U]):
             self._config["group.instance.id"] = instance_id
         self._topics = topics
         self._codec = codec
-        self._handlers = handlers
-        self._uow_factory = uow_factory
+        self._dispatcher = dispatcher
         self._dead_letters = dead_letters
         self._stop = stop
         self._batch_size = batch_size
         self._pending: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
-        self.last_poll = 0.0
+        self.last_progress = 0.0
 
     def run(self) -> None:
         consumer = Consumer(self._config)
@@ -97,7 +82,7 @@ class ConsumerLoop(Generic[U]):
         log.info("consumer_started", topics=self._topics, group=self._config["group.id"])
         try:
             while not self._stop.is_set():
-                self.last_poll = time.monotonic()
+                self.last_progress = time.monotonic()
                 for msg in consumer.consume(self._batch_size, timeout=0.5):
                     if not self._take(msg):
                         break
@@ -107,8 +92,10 @@ class ConsumerLoop(Generic[U]):
             consumer.close()
             log.info("consumer_stopped")
 
-    def is_polling(self, within: float = 60.0) -> bool:
-        return self._consumer is not None and time.monotonic() - self.last_poll < within
+    def is_alive(self, within: float = 60.0) -> bool:
+        """Polling, or deliberately waiting out an infrastructure outage (which the database
+        check reports); False only when the loop is stuck or gone."""
+        return self._consumer is not None and time.monotonic() - self.last_progress < within
 
     def _take(self, msg: Message) -> bool:
         """Handles one message; False when stopping before it was done (it is not committed)."""
@@ -133,72 +120,41 @@ class ConsumerLoop(Generic[U]):
         return done
 
     def _handle(self, msg: Received) -> bool:
-        topic = msg.topic
+        """Tries `msg` until it is handled, parked or dead-lettered. Infrastructure errors are
+        retried in place: every other message would meet the same outage."""
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                outcome = self._dispatch(msg)
+                if outcome is Outcome.HANDLED:
+                    HANDLER_SECONDS.labels(msg.topic).observe(time.perf_counter() - started)
+                MESSAGES.labels(msg.topic, outcome).inc()
+                return True
+            except Exception as e:
+                if not (is_infrastructure(e) or isinstance(e, RegistryUnavailable)):
+                    raise
+                RETRIES.labels(msg.topic).inc()
+                log.warning("infrastructure_retry", attempt=attempt, error=repr(e)[:500])
+            self.last_progress = time.monotonic()
+            if self._stop.wait(backoff(attempt, cap=IN_PLACE_BACKOFF_CAP)):
+                return False
+
+    def _dispatch(self, msg: Received) -> Outcome:
         try:
             event = self._codec.decode(msg.value)
         except DecodeError as e:
             log.error("message_undecodable", code=e.code, error=str(e))
-            return self._dead_letter(msg, e, attempts=1)
+            self._dead_letters.send(msg, e, attempts=1)
+            return Outcome.DEAD_LETTERED
         trace = trace_of(msg.header_values(), event.event_id, event.payment_id)
         structlog.contextvars.bind_contextvars(
             event_id=event.event_id,
             payment_id=event.payment_id,
             correlation_id=trace.correlation_id,
         )
-        handler = self._handlers.get(type(event))
-        if handler is None:
-            MESSAGES.labels(topic, "skipped").inc()
-            return True
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                with self._uow_factory() as uow:
-                    uow.trace = trace
-                    if not uow.claim(event.event_id, topic, msg.partition, msg.offset):
-                        MESSAGES.labels(topic, "duplicate").inc()
-                        log.info("duplicate_ignored")
-                        return True
-                    handler(event, uow)
-                    uow.commit()
-                HANDLER_SECONDS.labels(topic).observe(time.perf_counter() - started)
-                MESSAGES.labels(topic, "handled").inc()
-                return True
-            except PermanentError as e:
-                log.error("message_rejected", code=e.code, error=str(e))
-                return self._dead_letter(msg, e, attempt)
-            except INFRASTRUCTURE_ERRORS as e:
-                self._note_retry(topic, attempt, e)
-            except DBAPIError as e:
-                if not e.connection_invalidated and attempt >= UNCLASSIFIED_ATTEMPTS:
-                    log.exception("handler_failed")
-                    return self._dead_letter(msg, e, attempt)
-                self._note_retry(topic, attempt, e)
-            except Exception as e:  # unclassified: a bug or a surprise; retried, then parked.
-                if attempt >= UNCLASSIFIED_ATTEMPTS:
-                    log.exception("handler_failed")
-                    return self._dead_letter(msg, e, attempt)
-                self._note_retry(topic, attempt, e)
-            if self._stop.wait(backoff(attempt)):
-                return False
-
-    def _note_retry(self, topic: str, attempt: int, error: BaseException) -> None:
-        RETRIES.labels(topic).inc()
-        log.warning("handler_retry", attempt=attempt, error=repr(error)[:500])
-
-    def _dead_letter(self, msg: Received, error: BaseException, attempts: int) -> bool:
-        attempt = 0
-        while True:
-            try:
-                self._dead_letters.send(msg, error, attempts)
-                MESSAGES.labels(msg.topic, "dead_lettered").inc()
-                return True
-            except KafkaException as e:
-                attempt += 1
-                log.warning("dead_letter_retry", error=str(e))
-                if self._stop.wait(backoff(attempt)):
-                    return False
+        return self._dispatcher.deliver(msg, event, trace)
 
     def _commit(self, consumer: Consumer, only: list[TopicPartition] | None = None) -> None:
         keys = {(tp.topic, tp.partition) for tp in only} if only is not None else None

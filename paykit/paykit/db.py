@@ -57,6 +57,28 @@ outbox = Table(
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
 
+# Messages waiting to be handled again (see paykit.retries): the message as consumed, how many
+# times it was tried, and when it is due. The lowest id per payment is the head of that payment.
+retry_schedule = Table(
+    "retry_schedule",
+    messaging_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("payment_id", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("key", LargeBinary),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("retry_schedule_payment", "payment_id", "id"),
+    Index("retry_schedule_due", "due_at"),
+)
+
 
 def row_timestamps() -> list[Column[object]]:
     """`created_at` and `updated_at`, kept by the database, for a service's own tables."""

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter(
     "payments_messages_total",
-    "Messages taken from Kafka, by outcome (handled, duplicate, dead_lettered, skipped).",
+    "Messages handled, by outcome (handled, duplicate, parked, dead_lettered, skipped; "
+    "retry_* for tries from the retry schedule).",
     ["topic", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
@@ -16,7 +17,17 @@ HANDLER_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RETRIES = Counter(
-    "payments_transient_retries_total", "Messages retried after a transient error.", ["topic"]
+    "payments_transient_retries_total",
+    "Messages retried in place after an infrastructure error (database, broker).",
+    ["topic"],
+)
+RETRY_SCHEDULE = Gauge(
+    "payments_retry_schedule_size", "Messages parked on the durable retry schedule."
+)
+GIVE_UPS = Counter(
+    "payments_retry_give_ups_total",
+    "Messages whose retries were used up: terminal state recorded, then dead-lettered.",
+    ["topic"],
 )
 DEAD_LETTERS = Counter(
     "payments_dead_letters_total", "Messages sent to a dead-letter topic.", ["topic", "code"]

@@ -69,3 +69,27 @@ def create_messaging_tables() -> None:
     op.create_index(
         "outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
     )
+
+
+def create_retry_schedule() -> None:
+    """The retry schedule as of version 1 (see `paykit.retries`), for a service's revision."""
+    op.create_table(
+        "retry_schedule",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Text, nullable=False, unique=True),
+        sa.Column("payment_id", sa.Text, nullable=False),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("key", sa.LargeBinary),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+    op.create_index("retry_schedule_payment", "retry_schedule", ["payment_id", "id"])
+    op.create_index("retry_schedule_due", "retry_schedule", ["due_at"])

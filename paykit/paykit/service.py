@@ -1,5 +1,5 @@
-"""Runs a consumer service: the consumer loop in the main thread, the outbox relay beside it,
-health and metrics on HTTP; SIGTERM or SIGINT stop all three cleanly.
+"""Runs a consumer service: the consumer loop in the main thread, the outbox relay and the retry
+worker beside it, health and metrics on HTTP; SIGTERM or SIGINT stop them all cleanly.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import structlog
 from confluent_kafka import Producer
 from sqlalchemy.orm import Session, sessionmaker
 
-from paykit.consumer import ConsumerLoop, GiveUp, Handler
+from paykit.consumer import ConsumerLoop
 from paykit.db import make_engine
 from paykit.dead_letters import DeadLetters
+from paykit.dispatch import Dispatcher, GiveUp, Handler
 from paykit.health import Check, HealthServer, WsgiApp, database_check
 from paykit.kafka import producer_config
 from paykit.logging import configure_logging
 from paykit.relay import OutboxRelay
+from paykit.retry_worker import RetryWorker
 from payment_events.codec import Codec
 from payment_events.registry import registry_for
 
@@ -57,6 +59,43 @@ def wire(settings: ConsumerServiceSettings) -> Wiring:
     )
 
 
+def consume(
+    wiring: Wiring,
+    producer: Producer,
+    *,
+    topics: list[str],
+    handlers: Mapping[type[Event], Handler[Any]],
+    uow_factory: Callable[[], UnitOfWork],
+    give_up: Mapping[type[Event], GiveUp[Any]],
+    client_id: str,
+) -> tuple[ConsumerLoop[Any], RetryWorker]:
+    """The consumer loop and the retry worker of a service, sharing one dispatcher; tests that
+    run a service's loop build it here too."""
+    settings = wiring.settings
+    dead_letters = DeadLetters(producer, settings.service_name)
+    dispatcher: Dispatcher[Any] = Dispatcher(
+        codec=wiring.codec,
+        handlers=handlers,
+        give_up=give_up,
+        uow_factory=uow_factory,
+        dead_letters=dead_letters,
+        policy=settings.retry_policy,
+    )
+    loop: ConsumerLoop[Any] = ConsumerLoop(
+        bootstrap=settings.kafka_bootstrap_servers,
+        group_id=settings.group_id,
+        client_id=client_id,
+        topics=topics,
+        codec=wiring.codec,
+        dispatcher=dispatcher,
+        dead_letters=dead_letters,
+        stop=wiring.stop,
+        batch_size=settings.consume_batch_size,
+        instance_id=settings.consumer_instance_id,
+    )
+    return loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
+
+
 def run_consumer_service(
     wiring: Wiring,
     *,
@@ -82,23 +121,23 @@ def run_consumer_service(
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
     )
-    loop: ConsumerLoop[Any] = ConsumerLoop(
-        bootstrap=settings.kafka_bootstrap_servers,
-        group_id=settings.group_id,
-        client_id=client_id,
+    loop, retry_worker = consume(
+        wiring,
+        producer,
         topics=topics,
-        codec=wiring.codec,
         handlers=handlers,
         uow_factory=uow_factory,
-        dead_letters=DeadLetters(producer, settings.service_name),
-        stop=stop,
-        batch_size=settings.consume_batch_size,
-        instance_id=settings.consumer_instance_id,
+        give_up=give_up or {},
+        client_id=client_id,
     )
 
     def consumer_alive() -> None:
-        if not loop.is_polling():
+        if not loop.is_alive():
             raise RuntimeError("consumer loop is not polling")
+
+    def retry_worker_alive() -> None:
+        if not retry_worker.is_alive():
+            raise RuntimeError("retry worker is not running")
 
     def relay_alive() -> None:
         if not relay.is_cycling():
@@ -111,6 +150,7 @@ def run_consumer_service(
             "database": database_check(wiring.engine),
             "consumer": consumer_alive,
             "relay": relay_alive,
+            "retry_worker": retry_worker_alive,
             **(checks or {}),
         },
         routes,
@@ -118,12 +158,15 @@ def run_consumer_service(
     health.start()
     relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
     relay_thread.start()
+    retry_thread = threading.Thread(target=retry_worker.run, name="retry-worker", daemon=True)
+    retry_thread.start()
     log.info("service_started", health_port=health.port)
     try:
         loop.run()
     finally:
         stop.set()
         relay_thread.join(timeout=35)
+        retry_thread.join(timeout=35)
         producer.flush(10)
         health.stop()
         wiring.engine.dispose()

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paykit.retries import RetryPolicy
+
 DEVELOPMENT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
 
@@ -41,10 +43,21 @@ class ConsumerServiceSettings(RuntimeSettings):
     consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
+    # The retry schedule (paykit.retries): attempts before giving up, and the backoff between
+    # them (doubling from the base, capped, jittered). The defaults give up after 2 to 4 minutes.
+    retry_max_attempts: int = Field(10, ge=1, validation_alias="RETRY_MAX_ATTEMPTS")
+    retry_base_seconds: float = Field(1.0, gt=0, validation_alias="RETRY_BASE_SECONDS")
+    retry_max_delay_seconds: float = Field(60.0, gt=0, validation_alias="RETRY_MAX_DELAY_SECONDS")
 
     @property
     def group_id(self) -> str:
         return self.consumer_group or self.service_name
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.retry_max_attempts, self.retry_base_seconds, self.retry_max_delay_seconds
+        )
 
 
 def refuse_development_secret(environment: str, secret: str, name: str) -> None:

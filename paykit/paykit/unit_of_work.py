@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
 from paykit.db import inbox, outbox
@@ -63,6 +64,13 @@ class UnitOfWork:
             .returning(inbox.c.event_id)
         ).first()
         return claimed is not None
+
+    def unclaim(self, event_id: str) -> None:
+        self.session.execute(delete(inbox).where(inbox.c.event_id == event_id))
+
+    def discard_recorded(self) -> None:
+        """Forgets events recorded by a handler whose changes were rolled back."""
+        self._recorded = []
 
     def retry_later(self, reason: str) -> None:
         """Commit what the handler did, and handle this message again later from the retry

@@ -33,6 +33,10 @@ class UnknownSchema(DecodeError):
     code = "unknown_schema_id"
 
 
+class RegistryUnavailable(Exception):
+    """The registry could not be asked (not a verdict on the message): try again later."""
+
+
 class UnknownEventType(DecodeError):
     code = "unknown_event_type"
 
@@ -74,7 +78,12 @@ class Codec:
         except Exception as e:  # fastavro raises many types on bad bytes; all mean poison.
             raise DecodeError(f"Avro body does not match schema {schema_id}: {e!r}") from e
         assert isinstance(record, dict)
-        event: Event = from_record(event_type, record)
+        try:
+            event: Event = from_record(event_type, record)
+        except (TypeError, ValueError, KeyError) as e:
+            raise DecodeError(
+                f"schema {schema_id} record does not fit {event_type.__name__}: {e!r}"
+            ) from e
         return event
 
     def _writer(self, schema_id: int) -> tuple[type[Event], Any]:
@@ -83,6 +92,8 @@ class Codec:
                 raw = self._registry.schema_for(schema_id)
             except SchemaLookupError as e:
                 raise UnknownSchema(str(e)) from e
+            except Exception as e:  # the registry is down or unreachable: the message may be fine
+                raise RegistryUnavailable(f"schema id {schema_id}: {e!r}") from e
             topic = BY_RECORD_NAME.get(raw.get("name", ""))
             if topic is None:
                 raise UnknownEventType(f"schema {schema_id} is record {raw.get('name')!r}")

@@ -1,4 +1,5 @@
-"""The shared runtime against the real broker and Postgres: inbox, dead letters, retries, relay."""
+"""The shared runtime against the real broker and Postgres: inbox, dead letters, in-place retries,
+the retry schedule, the relay."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from sqlalchemy.orm import sessionmaker
 
 from payctl.embedded import wait_for
 from paykit.consumer import ConsumerLoop
-from paykit.db import make_engine, messaging_metadata, outbox
+from paykit.db import make_engine, messaging_metadata, outbox, retry_schedule
 from paykit.dead_letters import DeadLetters
-from paykit.errors import ImpossibleEvent, TransientError
+from paykit.dispatch import Dispatcher
+from paykit.errors import ImpossibleEvent, RetryLater, TransientError
 from paykit.kafka import ensure_topics, producer_config
 from paykit.relay import OutboxRelay
+from paykit.retries import RetryPolicy
+from paykit.retry_worker import RetryWorker
 from paykit.unit_of_work import UnitOfWork
 from payment_events.codec import Codec
 from payment_events.events import PaymentFailed, PaymentInitiated, SellerLine
@@ -75,6 +79,10 @@ def produce(broker: str, topic: str, *values: tuple[str, bytes]) -> None:
     assert producer.flush(10) == 0
 
 
+# Fast enough for a test, same shape as production's (doubling, capped, jittered).
+FAST_RETRIES = RetryPolicy(max_attempts=3, base_seconds=0.05, max_delay_seconds=0.2)
+
+
 @contextmanager
 def running_loop(
     broker: str,
@@ -82,28 +90,42 @@ def running_loop(
     topic: str,
     handler: Callable[[Any, UnitOfWork], None],
     group: str,
+    give_up: Callable[[Any, UnitOfWork, BaseException], None] | None = None,
+    policy: RetryPolicy = FAST_RETRIES,
 ) -> Iterator[ConsumerLoop[UnitOfWork]]:
+    """The consumer loop and the retry worker, wired as `paykit.service` wires them."""
     stop = threading.Event()
     factory = sessionmaker(engine)
+    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
+    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
+        codec=codec,
+        handlers={PaymentInitiated: handler},
+        give_up={PaymentInitiated: give_up} if give_up else {},
+        uow_factory=lambda: UnitOfWork(factory, codec),
+        dead_letters=dead_letters,
+        policy=policy,
+    )
     loop: ConsumerLoop[UnitOfWork] = ConsumerLoop(
         bootstrap=broker,
         group_id=group,
         client_id="test",
         topics=[topic],
         codec=codec,
-        handlers={PaymentInitiated: handler},
-        uow_factory=lambda: UnitOfWork(factory, codec),
-        dead_letters=DeadLetters(Producer(producer_config(broker, "dlq")), "test-service"),
+        dispatcher=dispatcher,
+        dead_letters=dead_letters,
         stop=stop,
     )
-    thread = threading.Thread(target=loop.run)
-    thread.start()
+    worker = RetryWorker(dispatcher, factory, stop, idle_seconds=0.05)
+    threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
+    for t in threads:
+        t.start()
     try:
         yield loop
     finally:
         stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
+        for t in threads:
+            t.join(30)
+            assert not t.is_alive()
 
 
 def committed_total(broker: str, group: str, topic: str, partitions: int = 3) -> int:
@@ -207,6 +229,143 @@ def test_a_transient_error_is_retried_and_not_committed_until_it_succeeds(
         wait_for(lambda: committed_total(broker, group, topic) == 1, 30, "offset committed")
     assert failures_left == [0]
     assert count(engine, effects) == 1
+
+
+def effects_of(engine: Engine, payment_id: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(effects.c.event_id).where(effects.c.payment_id == payment_id)
+        ).all()
+    return [r.event_id for r in rows]
+
+
+def test_a_provider_outage_parks_the_payment_and_the_partition_moves_on(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    blocked, other = initiated(), initiated()
+    outage = threading.Event()
+    outage.set()
+    seen_attempts: list[int] = []
+
+    def call_provider(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        if event.payment_id == blocked.payment_id:
+            seen_attempts.append(uow.attempt)
+            if outage.is_set():
+                raise RetryLater("provider answered 503")
+        record_effect(event, uow)
+
+    # Same key for both would be one payment; different keys may share a partition, and the
+    # other payment must pass while the blocked one waits.
+    produce(
+        broker,
+        topic,
+        (blocked.payment_id, codec.encode(blocked)),
+        (other.payment_id, codec.encode(other)),
+    )
+    group = uuid.uuid4().hex
+    patient = RetryPolicy(max_attempts=10_000, base_seconds=0.05, max_delay_seconds=0.2)
+    with running_loop(broker, engine, topic, call_provider, group, policy=patient):
+        wait_for(lambda: committed_total(broker, group, topic) == 2, 30, "both offsets committed")
+        wait_for(lambda: effects_of(engine, other.payment_id), 30, "the other payment handled")
+        assert effects_of(engine, blocked.payment_id) == []
+        assert count(engine, retry_schedule) == 1
+        outage.clear()
+        wait_for(lambda: effects_of(engine, blocked.payment_id), 30, "the parked payment handled")
+    assert count(engine, retry_schedule) == 0
+    assert seen_attempts[0] == 1
+    assert seen_attempts[-1] > 1  # a retry knows it is one, to ask the provider first
+
+
+def test_retries_are_bounded_then_the_give_up_handler_records_a_terminal_state(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    given_up: list[tuple[str, str]] = []
+
+    def always_down(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        raise RetryLater("provider answered 503")
+
+    def fail_payment(event: PaymentInitiated, uow: UnitOfWork, error: BaseException) -> None:
+        given_up.append((event.payment_id, str(error)))
+        uow.record(
+            PaymentFailed(payment_id=event.payment_id, code="provider_unavailable", reason="")
+        )
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, always_down, group, give_up=fail_payment):
+        [dead] = read_all(broker, f"{topic}.dlq", 1)
+        wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule emptied")
+    headers = dict(dead.headers())
+    assert headers["dlq.attempts"] == str(FAST_RETRIES.max_attempts).encode()
+    assert headers["dlq.error.code"] == b"retry_later"
+    assert headers["dlq.service"] == b"test-service"
+    assert given_up == [(event.payment_id, "provider answered 503")]
+    assert count(engine, outbox) == 1  # the terminal event, once
+
+
+def test_a_later_event_of_a_parked_payment_waits_behind_it(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    first = initiated()
+    second = initiated(first.payment_id)
+    tries = {first.event_id: 0}
+
+    def first_fails_twice(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        if event.event_id == first.event_id:
+            tries[first.event_id] += 1
+            if tries[first.event_id] <= 2:
+                raise RetryLater("provider timed out")
+        record_effect(event, uow)
+
+    produce(
+        broker,
+        topic,
+        (first.payment_id, codec.encode(first)),
+        (second.payment_id, codec.encode(second)),
+    )
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, first_fails_twice, group):
+        wait_for(lambda: len(effects_of(engine, first.payment_id)) == 2, 30, "both handled")
+    assert effects_of(engine, first.payment_id) == [first.event_id, second.event_id]
+
+
+def test_retry_later_keeps_the_handlers_work_and_handles_the_message_again(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    def capture_in_two_steps(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        record_effect(event, uow)
+        if uow.attempt == 1:
+            uow.retry_later("one line pending at the provider")
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, capture_in_two_steps, group):
+        wait_for(lambda: len(effects_of(engine, event.payment_id)) == 2, 30, "two steps")
+        wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule emptied")
+    assert count(engine, outbox) == 2
+
+
+def test_an_unclassified_error_never_blocks_the_partition_and_ends_dead_lettered(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    bug, fine = initiated(), initiated()
+
+    def buggy(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        if event.payment_id == bug.payment_id:
+            raise ZeroDivisionError("a bug")
+        record_effect(event, uow)
+
+    produce(
+        broker, topic, (bug.payment_id, codec.encode(bug)), (fine.payment_id, codec.encode(fine))
+    )
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, buggy, group):
+        wait_for(lambda: effects_of(engine, fine.payment_id), 30, "the healthy payment handled")
+        [dead] = read_all(broker, f"{topic}.dlq", 1)
+    assert dict(dead.headers())["dlq.error.code"] == b"gave_up"
+    assert effects_of(engine, bug.payment_id) == []
 
 
 def test_the_relay_publishes_in_order_per_key_and_stamps_rows(broker: str, engine: Engine) -> None:

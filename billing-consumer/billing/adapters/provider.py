@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from paykit.provider import Authorization, Void
+    from paykit.provider import Authorization, Operation, Void
 
 
 class PaymentProvider(Protocol):
@@ -22,3 +22,5 @@ class PaymentProvider(Protocol):
     ) -> Authorization: ...
 
     def void(self, *, idempotency_key: str, authorization_id: str, reference: str) -> Void: ...
+
+    def find_operations(self, idempotency_key: str) -> list[Operation]: ...

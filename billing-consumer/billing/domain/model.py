@@ -1,7 +1,9 @@
 """The authorization aggregate: money held at the provider for one payment.
 
-REQUESTED -> AUTHORIZED -> VOIDED, or REQUESTED -> DECLINED. Each transition records the event
-other services react to; the unit of work writes them to the outbox with the state change.
+REQUESTED -> AUTHORIZED -> VOIDED, REQUESTED -> DECLINED (the provider said no), or
+REQUESTED -> FAILED (the provider could not be reached for as long as retries last). Each
+transition records the event other services react to; the unit of work writes them to the
+outbox with the state change.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ class AuthorizationStatus(StrEnum):
     AUTHORIZED = "AUTHORIZED"
     DECLINED = "DECLINED"
     VOIDED = "VOIDED"
+    FAILED = "FAILED"
 
 
 ALLOWED: dict[AuthorizationStatus, set[AuthorizationStatus]] = {
-    AuthorizationStatus.REQUESTED: {AuthorizationStatus.AUTHORIZED, AuthorizationStatus.DECLINED},
+    AuthorizationStatus.REQUESTED: {
+        AuthorizationStatus.AUTHORIZED,
+        AuthorizationStatus.DECLINED,
+        AuthorizationStatus.FAILED,
+    },
     AuthorizationStatus.AUTHORIZED: {AuthorizationStatus.VOIDED},
     AuthorizationStatus.DECLINED: set(),
     AuthorizationStatus.VOIDED: set(),
+    AuthorizationStatus.FAILED: set(),
 }
 
 
@@ -82,6 +90,12 @@ class Authorization:
 
     def decline(self, code: str, reason: str) -> None:
         self._move(AuthorizationStatus.DECLINED)
+        self.decline_code, self.decline_reason = code, reason
+        self.events.append(PaymentFailed(payment_id=self.payment_id, code=code, reason=reason))
+
+    def fail(self, code: str, reason: str) -> None:
+        """No answer from the provider in time: the payment fails without a hold we know of."""
+        self._move(AuthorizationStatus.FAILED)
         self.decline_code, self.decline_reason = code, reason
         self.events.append(PaymentFailed(payment_id=self.payment_id, code=code, reason=reason))
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection
 
 CUSTOMER_BLOCKED = "customer_blocked"
+ORDER_NOT_CREATED = "order_not_created"
 
 
 class OrderStatus(StrEnum):

@@ -1,0 +1,70 @@
+"""The thread that works the retry schedule: it tries due messages one at a time, in due order,
+and sleeps until the next one is due. Several instances share one schedule safely (row locks).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from paykit import retries
+from paykit.consumer import IN_PLACE_BACKOFF_CAP, backoff
+from paykit.dispatch import is_infrastructure
+from paykit.metrics import RETRY_SCHEDULE
+
+if TYPE_CHECKING:
+    import threading
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from paykit.dispatch import Dispatcher
+
+log = structlog.get_logger()
+
+
+class RetryWorker:
+    def __init__(
+        self,
+        dispatcher: Dispatcher[Any],
+        session_factory: sessionmaker[Session],
+        stop: threading.Event,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._session_factory = session_factory
+        self._stop = stop
+        self._idle = idle_seconds
+        self.last_cycle = 0.0
+
+    def run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self.last_cycle = time.monotonic()
+            try:
+                while not self._stop.is_set() and self._dispatcher.retry_due():
+                    self.last_cycle = time.monotonic()
+                wait = self._until_next_due()
+                failures = 0
+            except Exception as e:
+                if not is_infrastructure(e):
+                    raise
+                failures += 1
+                log.warning("retry_worker_retry", attempt=failures, error=repr(e)[:500])
+                wait = backoff(failures, cap=IN_PLACE_BACKOFF_CAP)
+            finally:
+                structlog.contextvars.unbind_contextvars(
+                    "topic", "partition", "offset", "event_id", "payment_id", "correlation_id"
+                )
+            self._stop.wait(wait)
+
+    def is_alive(self, within: float = 60.0) -> bool:
+        return time.monotonic() - self.last_cycle < within
+
+    def _until_next_due(self) -> float:
+        with self._session_factory() as session:
+            RETRY_SCHEDULE.set(retries.size(session))
+            due = retries.seconds_until_due(session)
+        # A message parked by the consumer meanwhile is seen within `idle` seconds.
+        return self._idle if due is None else min(self._idle, max(due, 0.01))
