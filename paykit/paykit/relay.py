@@ -21,6 +21,7 @@ from paykit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
 
     from confluent_kafka import Message, Producer
     from sqlalchemy import Engine
@@ -45,9 +46,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle = idle_seconds
         self.last_cycle = 0.0
+        self.failures = 0
 
     def run(self) -> None:
-        failures = 0
         next_backlog_check = 0.0
         while not self._stop.is_set():
             self.last_cycle = time.monotonic()
@@ -56,17 +57,23 @@ class OutboxRelay:
                 if time.monotonic() >= next_backlog_check:
                     OUTBOX_BACKLOG.set(self.backlog())
                     next_backlog_check = time.monotonic() + 5
-                failures = 0
+                self.failures = 0
             except (SQLAlchemyError, KafkaException) as e:
-                failures += 1
-                log.warning("relay_retry", attempt=failures, error=repr(e)[:500])
-                self._stop.wait(backoff(failures, cap=5.0))
+                if isinstance(e, KafkaException) and e.args[0].fatal():
+                    # The idempotent producer cannot go on without breaking order: let the
+                    # process die and its supervisor start a fresh producer.
+                    log.critical("relay_producer_fatal", error=str(e))
+                    raise
+                self.failures += 1
+                log.warning("relay_retry", attempt=self.failures, error=repr(e)[:500])
+                self._stop.wait(backoff(self.failures, cap=5.0))
                 continue
             if published == 0:
                 self._stop.wait(self._idle)
 
     def relay_once(self) -> int:
-        """Publishes one batch; returns how many rows it published."""
+        """Publishes one batch and stamps the rows the broker acknowledged; raises if any row was
+        not acknowledged (it stays unpublished and is sent again next cycle)."""
         with self._engine.begin() as conn:
             if not conn.execute(select(func.pg_try_advisory_xact_lock(RELAY_LOCK))).scalar():
                 return 0
@@ -79,33 +86,33 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            acked: list[int] = []
             failures: list[KafkaError] = []
-
-            def delivered(err: KafkaError | None, _msg: Message) -> None:
-                if err is not None:
-                    failures.append(err)
-
             for row in rows:
-                self._producer.produce(
-                    row.topic,
-                    key=row.key,
-                    value=row.value,
-                    headers=as_kafka_headers(row.headers),
-                    on_delivery=delivered,
-                )
+                try:
+                    self._producer.produce(
+                        row.topic,
+                        key=row.key,
+                        value=row.value,
+                        headers=as_kafka_headers(row.headers),
+                        on_delivery=_tracker(row.id, acked, failures),
+                    )
+                except KafkaException as e:  # refused before sending, e.g. too large
+                    log.error("outbox_row_refused", outbox_id=row.id, error=str(e))
+                    failures.append(e.args[0])
                 self._producer.poll(0)
-            if self._producer.flush(30) or failures:
-                # Rolling back leaves the rows unpublished; the next cycle sends them again.
-                raise KafkaException(
-                    failures[0] if failures else KafkaError(KafkaError._MSG_TIMED_OUT)
+            unsent = self._producer.flush(30)
+            # Stamping what was acknowledged, even when another row failed, keeps one bad row
+            # (too large, a missing topic) from holding every other payment's events back.
+            if acked:
+                conn.execute(
+                    update(outbox).where(outbox.c.id.in_(acked)).values(published_at=func.now())
                 )
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([r.id for r in rows]))
-                .values(published_at=func.now())
-            )
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(row.topic).inc()
+        topics = {r.id: r.topic for r in rows}
+        for row_id in acked:
+            OUTBOX_PUBLISHED.labels(topics[row_id]).inc()
+        if unsent or failures:
+            raise KafkaException(failures[0] if failures else KafkaError(KafkaError._MSG_TIMED_OUT))
         return len(rows)
 
     def backlog(self) -> int:
@@ -115,5 +122,18 @@ class OutboxRelay:
             ).scalar()
         return int(count or 0)
 
-    def is_cycling(self, within: float = 60.0) -> bool:
-        return time.monotonic() - self.last_cycle < within
+    def is_healthy(self, within: float = 60.0, max_failures: int = 20) -> bool:
+        """Cycling, and not failing cycle after cycle (about a minute of backoff)."""
+        return time.monotonic() - self.last_cycle < within and self.failures < max_failures
+
+
+def _tracker(
+    row_id: int, acked: list[int], failures: list[KafkaError]
+) -> Callable[[KafkaError | None, Message], None]:
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            acked.append(row_id)
+        else:
+            failures.append(err)
+
+    return delivered

@@ -140,8 +140,8 @@ def run_consumer_service(
             raise RuntimeError("retry worker is not running")
 
     def relay_alive() -> None:
-        if not relay.is_cycling():
-            raise RuntimeError("outbox relay is not running")
+        if not relay.is_healthy():
+            raise RuntimeError(f"outbox relay is not publishing ({relay.failures} failed cycles)")
 
     health = HealthServer(
         settings.health_host,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from sqlalchemy import Column, Engine, MetaData, Table, Text, func, insert, select
 from sqlalchemy.orm import sessionmaker
 
@@ -392,3 +392,22 @@ def test_the_relay_publishes_in_order_per_key_and_stamps_rows(broker: str, engin
     assert headers["event_type"] == b"PaymentFailed"
     assert headers["correlation_id"] == payment_id.encode()
     assert headers["traceparent"].startswith(b"00-")
+
+
+def test_one_unpublishable_outbox_row_does_not_hold_back_the_others(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    def row(value: bytes) -> dict[str, Any]:
+        return {"event_id": str(uuid.uuid4()), "topic": topic, "key": "k", "value": value}
+
+    # The middle one is larger than any broker takes: it can never be published.
+    with engine.begin() as conn:
+        conn.execute(
+            insert(outbox),
+            [{**row(v), "headers": {}} for v in (b"first", b"x" * 3_000_000, b"third")],
+        )
+    relay = OutboxRelay(engine, Producer(producer_config(broker, "relay")), threading.Event())
+    with pytest.raises(KafkaException):
+        relay.relay_once()
+    assert relay.backlog() == 1  # only the bad row is left
+    assert sorted(m.value() for m in read_all(broker, topic, 2)) == [b"first", b"third"]
