@@ -1,6 +1,8 @@
-"""The client of the payment provider's HTTP API (psp-sim speaks it): authorize, capture, void and
-look up operations. Failures come out as the runtime's error kinds: `ProviderUnavailable` is
-retried, `ProviderRejected` is dead-lettered. A declined authorization is an answer, not an error.
+"""The client of the payment provider's HTTP API (psp-sim speaks it): authorize, capture, void,
+refund and look up operations. Failures come out as the runtime's error kinds:
+`ProviderUnavailable` is retried, and its subclass `OutcomeUnknown` says the operation may have
+been performed (settle it with `find_operations` before giving up on it); `ProviderRejected` is
+dead-lettered. A declined authorization is an answer, not an error.
 """
 
 from __future__ import annotations
@@ -16,14 +18,22 @@ from paykit.errors import PermanentError, RetryLater
 if TYPE_CHECKING:
     from types import TracebackType
 
-OperationKind = Literal["authorization", "capture", "void"]
+OperationKind = Literal["authorization", "capture", "void", "refund"]
 
 
 class ProviderUnavailable(RetryLater):
-    """No answer, or an answer saying the provider failed: the outcome is unknown, so the call is
-    retried with the same idempotency key, which can never charge twice."""
+    """The provider could not be asked, or answered that it cannot say: the call is retried with
+    the same idempotency key, which can never charge twice."""
 
     code = "provider_unavailable"
+
+
+class OutcomeUnknown(ProviderUnavailable):
+    """The operation may have been performed: the request could have reached the provider (a
+    timeout or a connection cut after sending, a 5xx, an unreadable answer). Retried like any
+    unavailability; a caller that stops retrying asks `find_operations` what happened first."""
+
+    code = "provider_outcome_unknown"
 
 
 class ProviderRejected(PermanentError):
@@ -90,6 +100,27 @@ class Void:
 
 
 @dataclass(frozen=True)
+class Refund:
+    id: str
+    capture_id: str
+    amount_minor: int
+    currency: str
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Refund:
+        return cls(
+            id=body["id"],
+            capture_id=body["capture_id"],
+            amount_minor=body["amount_minor"],
+            currency=body["currency"],
+            status=body["status"],
+            created_at=datetime.fromisoformat(body["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class Operation:
     """One row of the provider's ledger: what it did for one idempotency key."""
 
@@ -104,6 +135,7 @@ class Operation:
     decline_code: str | None
     decline_reason: str | None
     created_at: datetime
+    capture_id: str | None = None  # a refund's capture
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Operation:
@@ -119,6 +151,7 @@ class Operation:
             decline_code=body.get("decline_code"),
             decline_reason=body.get("decline_reason"),
             created_at=datetime.fromisoformat(body["created_at"]),
+            capture_id=body.get("capture_id"),
         )
 
 
@@ -159,6 +192,13 @@ class ProviderClient:
         path = f"/v1/authorizations/{authorization_id}/void"
         return Void.of(self._post(path, idempotency_key, {"reference": reference}))
 
+    def refund(
+        self, *, idempotency_key: str, capture_id: str, amount_minor: int, reference: str
+    ) -> Refund:
+        path = f"/v1/captures/{capture_id}/refunds"
+        body = {"amount_minor": amount_minor, "reference": reference}
+        return Refund.of(self._post(path, idempotency_key, body))
+
     def find_operations(self, idempotency_key: str) -> list[Operation]:
         """What the provider did for this key, if anything: how a timed-out call is settled."""
         found = self._send("GET", "/v1/operations", params={"idempotency_key": idempotency_key})
@@ -182,26 +222,41 @@ class ProviderClient:
         return self._send("POST", path, json=body, headers={"Idempotency-Key": idempotency_key})
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        # Only a POST performs an operation: a read that failed has no outcome to lose.
+        unknown = OutcomeUnknown if method == "POST" else ProviderUnavailable
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as e:  # refused, reset, timed out: the outcome is unknown
+        except NOT_SENT as e:
             raise ProviderUnavailable(f"{method} {path}: {type(e).__name__}: {e}") from e
+        except httpx.TransportError as e:  # timed out or cut off once sending began
+            raise unknown(f"{method} {path}: {type(e).__name__}: {e}") from e
         refusal = _refusal_of(response) if 400 <= response.status_code < 500 else None
         if refusal is not None:
             raise ProviderRejected(*refusal, response.status_code)
         if response.status_code >= 400:
             # 5xx, 429 (call later), 401/403 (our credentials), 408, or a 4xx that is not the
             # provider's refusal (a wrong URL, a proxy): a fault of the world, never a verdict on
-            # the payment, so it must be retried and never recorded as a final refusal.
-            raise ProviderUnavailable(
-                f"{method} {path} answered {response.status_code}: {response.text[:300]}"
-            )
+            # the payment, so it must be retried and never recorded as a final refusal. Only a
+            # 5xx may come after the provider acted.
+            failed = unknown if response.status_code >= 500 else ProviderUnavailable
+            raise failed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
         try:
             body: dict[str, Any] = response.json()
-        except ValueError as e:  # a 2xx we cannot read: the outcome is unknown, ask again
-            raise ProviderUnavailable(f"{method} {path}: unreadable answer: {e}") from e
+        except ValueError as e:  # a 2xx we cannot read: the provider may have acted, ask again
+            raise unknown(f"{method} {path}: unreadable answer: {e}") from e
         return body
 
+
+# Failures before any byte of the request left: the provider cannot have acted on it. Every other
+# transport error (a read or write timeout, a dropped connection) may come after it did.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
 
 # Statuses that say nothing about the request itself, whatever the body.
 NOT_A_REFUSAL = {401, 403, 408, 429}

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from paykit.db import sqlalchemy_url
 from psp_sim.api.errors import install_error_handlers
-from psp_sim.api.routes import ops, provider
+from psp_sim.api.routes import admin, ops, provider
 from psp_sim.behaviour import Behaviour
 
 if TYPE_CHECKING:
@@ -40,5 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.behaviour = Behaviour.from_settings(settings)
     app.include_router(provider.router)
     app.include_router(ops.router)
+    app.include_router(admin.router)
     install_error_handlers(app)
     return app

@@ -50,3 +50,13 @@ class AuthorizationNotCapturable(Rejection):
 class AuthorizationNotVoidable(Rejection):
     code = "authorization_not_voidable"
     http_status = 409
+
+
+class CaptureNotFound(Rejection):
+    code = "capture_not_found"
+    http_status = 404
+
+
+class RefundExceedsCapture(Rejection):
+    code = "refund_exceeds_capture"
+    http_status = 422

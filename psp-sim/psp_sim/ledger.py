@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, insert, select
 
-from psp_sim.errors import AuthorizationNotFound
-from psp_sim.rules import HeldAuthorization
+from psp_sim.errors import AuthorizationNotFound, CaptureNotFound
+from psp_sim.rules import HeldAuthorization, RefundableCapture
 from psp_sim.tables import operations
 
 if TYPE_CHECKING:
@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-Kind = Literal["authorization", "capture", "void"]
-ID_PREFIX: dict[Kind, str] = {"authorization": "auth", "capture": "cap", "void": "void"}
+Kind = Literal["authorization", "capture", "void", "refund"]
+ID_PREFIX: dict[Kind, str] = {
+    "authorization": "auth",
+    "capture": "cap",
+    "void": "void",
+    "refund": "re",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Operation:
     idempotency_key: str
     reference: str
     authorization_id: str
+    capture_id: str | None
     amount_minor: int | None
     currency: str
     status: str
@@ -46,6 +52,7 @@ class Filters:
     reference: str | None = None
     kind: Kind | None = None
     authorization_id: str | None = None
+    capture_id: str | None = None
     idempotency_key: str | None = None
 
 
@@ -62,6 +69,7 @@ async def record(
     status: str,
     currency: str,
     authorization_id: str | None = None,
+    capture_id: str | None = None,
     amount_minor: int | None = None,
     decline_code: str | None = None,
     decline_reason: str | None = None,
@@ -76,6 +84,7 @@ async def record(
                 idempotency_key=idempotency_key,
                 reference=reference,
                 authorization_id=authorization_id or operation_id,
+                capture_id=capture_id,
                 amount_minor=amount_minor,
                 currency=currency,
                 status=status,
@@ -121,9 +130,38 @@ async def held_authorization(conn: AsyncConnection, authorization_id: str) -> He
     )
 
 
+async def refundable_capture(conn: AsyncConnection, capture_id: str) -> RefundableCapture:
+    """The capture's state, its row locked until the transaction ends: refunds of one capture
+    run one at a time, so their sum cannot pass the captured amount.
+    """
+    capture = (
+        await conn.execute(
+            select(operations)
+            .where(operations.c.id == capture_id, operations.c.kind == "capture")
+            .with_for_update()
+        )
+    ).first()
+    if capture is None:
+        raise CaptureNotFound(f"No such capture: {capture_id!r}")
+    refunded = (
+        await conn.execute(
+            select(func.coalesce(func.sum(operations.c.amount_minor), 0)).where(
+                operations.c.capture_id == capture_id, operations.c.kind == "refund"
+            )
+        )
+    ).scalar_one()
+    return RefundableCapture(
+        id=capture.id,
+        authorization_id=capture.authorization_id,
+        amount_minor=capture.amount_minor,
+        currency=capture.currency,
+        refunded_minor=int(refunded),
+    )
+
+
 async def find(conn: AsyncConnection, filters: Filters) -> list[Operation]:
     query = select(operations).order_by(operations.c.seq)
-    for name in ("reference", "kind", "authorization_id", "idempotency_key"):
+    for name in ("reference", "kind", "authorization_id", "capture_id", "idempotency_key"):
         value = getattr(filters, name)
         if value is not None:
             query = query.where(operations.c[name] == value)

@@ -13,3 +13,8 @@ OPERATIONS = Counter(
 REPLAYS = Counter(
     "psp_idempotent_replays_total", "Requests answered from a stored response.", ["kind"]
 )
+FAILURES_INJECTED = Counter(
+    "psp_injected_failures_total",
+    "Operations answered with a failure the behaviour switches injected, by kind and failure.",
+    ["kind", "failure"],
+)

@@ -73,3 +73,26 @@ async def void(
         currency=held.currency,
         status="succeeded",
     )
+
+
+async def refund(
+    conn: AsyncConnection,
+    *,
+    idempotency_key: str,
+    capture_id: str,
+    amount_minor: int,
+    reference: str,
+) -> Operation:
+    capture = await ledger.refundable_capture(conn, capture_id)
+    rules.check_refund(capture, amount_minor)
+    return await ledger.record(
+        conn,
+        kind="refund",
+        idempotency_key=idempotency_key,
+        reference=reference,
+        authorization_id=capture.authorization_id,
+        capture_id=capture_id,
+        amount_minor=amount_minor,
+        currency=capture.currency,
+        status="refunded",
+    )

@@ -1,5 +1,6 @@
-"""The provider's rules: what a test payment method answers, and when an authorization can
-still be captured or voided. Pure; the ledger supplies the state.
+"""The provider's rules: what a test payment method answers, when an authorization can still be
+captured or voided, and how much of a capture can still be refunded. Pure; the ledger supplies
+the state.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from psp_sim.errors import (
     AuthorizationNotCapturable,
     AuthorizationNotVoidable,
     InvalidPaymentMethod,
+    RefundExceedsCapture,
 )
 
 AuthorizationStatus = Literal["authorized", "declined"]
@@ -85,4 +87,28 @@ def check_void(held: HeldAuthorization) -> None:
     if held.state != "authorized":
         raise AuthorizationNotVoidable(
             f"Authorization {held.id} is {held.state}; it cannot be voided"
+        )
+
+
+@dataclass(frozen=True)
+class RefundableCapture:
+    """A capture as its ledger rows show it: what it took, and what was given back so far."""
+
+    id: str
+    authorization_id: str
+    amount_minor: int
+    currency: str
+    refunded_minor: int
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.amount_minor - self.refunded_minor
+
+
+def check_refund(capture: RefundableCapture, amount_minor: int) -> None:
+    # Partial refunds may follow one another while their sum stays within the capture.
+    if amount_minor > capture.refundable_minor:
+        raise RefundExceedsCapture(
+            f"Cannot refund {amount_minor}: capture {capture.id} has "
+            f"{capture.refundable_minor} of {capture.amount_minor} left to refund"
         )

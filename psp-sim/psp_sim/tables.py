@@ -19,9 +19,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
-# Append-only: one row per operation performed. An authorization's captures and voids point at
-# it through authorization_id (an authorization points at itself), so its state is the sum of
-# its rows and nothing is ever updated.
+# Append-only: one row per operation performed. An authorization's captures, voids and refunds
+# point at it through authorization_id (an authorization points at itself), and a refund at its
+# capture through capture_id, so every state is the sum of rows and nothing is ever updated.
 operations = Table(
     "operations",
     metadata,
@@ -31,15 +31,19 @@ operations = Table(
     Column("idempotency_key", Text, nullable=False, unique=True),
     Column("reference", Text, nullable=False),
     Column("authorization_id", Text, nullable=False),
+    Column("capture_id", Text),
     Column("amount_minor", BigInteger),
     Column("currency", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("decline_code", Text),
     Column("decline_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("kind IN ('authorization', 'capture', 'void')", name="operations_kind"),
+    CheckConstraint(
+        "kind IN ('authorization', 'capture', 'void', 'refund')", name="operations_kind"
+    ),
     Index("operations_reference", "reference"),
     Index("operations_authorization_id", "authorization_id"),
+    Index("operations_capture_id", "capture_id"),
 )
 
 # One row per Idempotency-Key: the request's fingerprint and the response first given to it.

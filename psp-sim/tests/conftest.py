@@ -50,6 +50,13 @@ class PspApi:
         path = f"/v1/authorizations/{authorization_id}/void"
         return self.http.post(path, json={"reference": new_id("pay")}, headers=self._key(key))
 
+    def refund(
+        self, capture_id: str, amount_minor: int, key: str | None = None, **body: Any
+    ) -> httpx.Response:
+        payload = {"amount_minor": amount_minor, "reference": new_id("re")} | body
+        path = f"/v1/captures/{capture_id}/refunds"
+        return self.http.post(path, json=payload, headers=self._key(key))
+
     def operations(self, **filters: str) -> list[dict[str, Any]]:
         response = self.http.get("/v1/operations", params=filters)
         assert response.status_code == 200, response.text

@@ -21,10 +21,6 @@ def get_behaviour(request: Request) -> Behaviour:
     return behaviour
 
 
-async def simulate_latency(behaviour: Annotated[Behaviour, Depends(get_behaviour)]) -> None:
-    await behaviour.before_operation()
-
-
 def require_idempotency_key(
     key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str:
@@ -33,5 +29,6 @@ def require_idempotency_key(
     return key
 
 
+BehaviourDep = Annotated[Behaviour, Depends(get_behaviour)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 IdempotencyKey = Annotated[str, Depends(require_idempotency_key)]

@@ -30,11 +30,13 @@ async def rejected(_request: Request, e: Exception) -> JSONResponse:
     return error(e.http_status, e.code, e.message)
 
 
-async def invalid(_request: Request, e: Exception) -> JSONResponse:
+async def invalid(request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, RequestValidationError)
     first = e.errors()[0]
     where = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0])
-    return error(400, "invalid_request", f"{where}: {first['msg']}")
+    # The provider API answers 400 as Stripe does; the admin API is ours and keeps HTTP's 422.
+    status = 422 if request.url.path.startswith("/admin/") else 400
+    return error(status, "invalid_request", f"{where}: {first['msg']}")
 
 
 async def http_error(_request: Request, e: Exception) -> JSONResponse:

@@ -34,10 +34,19 @@ class VoidRequest(Strict):
     reference: NonEmpty
 
 
+class RefundRequest(Strict):
+    amount_minor: Amount
+    reference: NonEmpty = Field(description="the merchant's refund id")
+
+
+OperationRequest = AuthorizationRequest | CaptureRequest | VoidRequest | RefundRequest
+
+
 class OperationQuery(Strict):
     reference: str | None = None
     kind: Kind | None = None
     authorization_id: str | None = None
+    capture_id: str | None = None
     idempotency_key: str | None = None
 
     def filters(self) -> Filters:
@@ -80,12 +89,26 @@ class VoidOut(BaseModel):
         return cls.model_validate(op, from_attributes=True)
 
 
+class RefundOut(BaseModel):
+    id: str
+    capture_id: str
+    amount_minor: int
+    currency: str
+    status: Literal["refunded"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, op: Operation) -> RefundOut:
+        return cls.model_validate(op, from_attributes=True)
+
+
 class OperationOut(BaseModel):
     kind: Kind
     id: str
     idempotency_key: str
     reference: str
     authorization_id: str
+    capture_id: str | None = Field(description="the capture a refund gives money back from")
     amount_minor: int | None
     currency: str
     status: str

@@ -1,1 +1,1 @@
-"""The API's routers: the provider operations under /v1, and health and metrics."""
+"""The API's routers: the provider operations under /v1, health and metrics, and /admin."""
