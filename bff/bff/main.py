@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import sessionmaker
 
+from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.api.errors import install_error_handlers
-from bff.api.routes import health, payments
+from bff.api.routes import health, payments, refunds
 from paykit.db import make_engine
 from payment_events.codec import Codec
 from payment_events.registry import registry_for
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
         start_mappers()
         # Sized like the threadpool that runs the (sync) routes, so requests rarely queue.
         engine = make_engine(settings.database_url, pool_size=20)
+        bound_connect_time(engine)
         app.state.engine = engine
         app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
         app.state.codec = Codec(registry_for(settings.schema_registry_url))
@@ -44,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(payments.router)
+    app.include_router(refunds.router)
     app.include_router(health.router)
     install_error_handlers(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(

@@ -14,8 +14,11 @@ from payment_events.events import (
     OrderFailed,
     PaymentCaptured,
     PaymentFailed,
+    PaymentRefunded,
     PaymentSucceeded,
     PaymentVoided,
+    RefundedLine,
+    RefundFailed,
     SellerLine,
     now,
 )
@@ -102,15 +105,84 @@ def captured(payment_id: str, seconds: float = 3, amount: int = 1500) -> Payment
     )
 
 
-def capture_failed(payment_id: str, seconds: float = 3) -> CaptureFailed:
+def captured_lines(
+    payment_id: str, amounts: dict[int, int], *, partial: bool = False, seconds: float = 3
+) -> PaymentCaptured:
+    """The capture of the given lines (line_no: captured amount)."""
+    return PaymentCaptured(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        order_id="ord_1",
+        currency="EUR",
+        amount_minor=sum(amounts.values()),
+        lines=tuple(
+            CapturedLine(
+                payment_order_id=f"po_{line_no}",
+                line_no=line_no,
+                seller_id=f"seller_{line_no}",
+                amount_minor=amount,
+                capture_id=f"cap_{line_no}",
+            )
+            for line_no, amount in amounts.items()
+        ),
+        partial=partial,
+    )
+
+
+def capture_failed(
+    payment_id: str, seconds: float = 3, line_no: int = 0, amount: int = 1500
+) -> CaptureFailed:
     return CaptureFailed(
         payment_id=payment_id,
         occurred_at=at(seconds),
-        payment_order_id="po_1",
-        line_no=0,
+        payment_order_id=f"po_{line_no}",
+        line_no=line_no,
         seller_id="seller_a",
         currency="EUR",
-        amount_minor=1500,
+        amount_minor=amount,
         code="capture_declined",
         reason="the provider refused the capture",
+    )
+
+
+def refunded(
+    payment_id: str,
+    refund_id: str,
+    amounts: dict[int, int],
+    *,
+    refunded_minor: int,
+    captured_minor: int,
+    seconds: float = 5,
+) -> PaymentRefunded:
+    """Refund `refund_id` paid back on the given lines (line_no: amount)."""
+    return PaymentRefunded(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        refund_id=refund_id,
+        currency="EUR",
+        amount_minor=sum(amounts.values()),
+        lines=tuple(
+            RefundedLine(
+                payment_order_id=f"po_{line_no}",
+                line_no=line_no,
+                seller_id=f"seller_{line_no}",
+                amount_minor=amount,
+                provider_refund_id=f"re_{uuid.uuid4().hex[:8]}",
+            )
+            for line_no, amount in amounts.items()
+        ),
+        refunded_minor=refunded_minor,
+        captured_minor=captured_minor,
+    )
+
+
+def refund_failed(payment_id: str, refund_id: str, amount: int, seconds: float = 5) -> RefundFailed:
+    return RefundFailed(
+        payment_id=payment_id,
+        occurred_at=at(seconds),
+        refund_id=refund_id,
+        currency="EUR",
+        amount_minor=amount,
+        code="refund_declined",
+        reason="the provider refused the refund",
     )

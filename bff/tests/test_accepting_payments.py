@@ -100,6 +100,7 @@ def test_the_same_key_and_body_replay_the_first_answer(api: TestClient, bff_data
     assert row_counts(bff_database) == {
         "payments": 1,
         "payment_history": 1,
+        "refunds": 0,
         "idempotency_keys": 1,
         "outbox": 1,
     }
@@ -149,6 +150,7 @@ def test_concurrent_twins_with_one_key_make_one_payment(api: TestClient, bff_dat
     assert row_counts(bff_database) == {
         "payments": 1,
         "payment_history": 1,
+        "refunds": 0,
         "idempotency_keys": 1,
         "outbox": 1,
     }

@@ -69,3 +69,19 @@ def test_production_refuses_the_development_secret() -> None:
 def test_a_secret_shorter_than_the_hash_is_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(BFF_AUTH_SECRET="short")
+
+
+def test_a_refused_secret_is_not_echoed_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "too-short-but-still-a-secret"
+    monkeypatch.setenv("BFF_AUTH_SECRET", secret)
+
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+
+    assert "BFF_AUTH_SECRET" in str(refused.value)
+    assert secret not in str(refused.value)
+    assert secret not in repr(refused.value)
+
+
+def test_the_settings_never_show_the_secret() -> None:
+    assert SECRET not in repr(Settings(BFF_AUTH_SECRET=SECRET))

@@ -65,5 +65,9 @@ def test_metrics_and_the_api_description_are_open(app: TestClient) -> None:
     assert metrics.status_code == 200
     assert "http_request" in metrics.text
     assert openapi.status_code == 200
-    assert {"/v1/payments", "/v1/payments/{payment_id}"} <= set(openapi.json()["paths"])
+    assert {
+        "/v1/payments",
+        "/v1/payments/{payment_id}",
+        "/v1/payments/{payment_id}/refunds",
+    } <= set(openapi.json()["paths"])
     assert app.get("/docs").status_code == 200

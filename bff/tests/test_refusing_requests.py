@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-NOTHING = {"payments": 0, "payment_history": 0, "idempotency_keys": 0, "outbox": 0}
+NOTHING = {
+    "payments": 0,
+    "payment_history": 0,
+    "refunds": 0,
+    "idempotency_keys": 0,
+    "outbox": 0,
+}
 SELLER = {"seller_id": "seller_a", "amount_minor": 1000}
 
 

@@ -9,6 +9,7 @@ import pytest
 from bff_events import (
     capture_failed,
     captured,
+    captured_lines,
     confirmed,
     declined,
     order_failed,
@@ -16,6 +17,7 @@ from bff_events import (
     voided,
 )
 
+from bff.domain.errors import LineNotInPayment
 from bff.domain.payment import VOIDED_CODE, Payment
 from bff.domain.status import TERMINAL, PaymentStatus, advance
 from payment_events.events import PaymentInitiated
@@ -153,12 +155,12 @@ def test_a_void_that_overtakes_the_order_failure_fails_the_payment_and_the_cause
     assert [h.event for h in payment.history][-2:] == ["OrderFailed", "PaymentVoided"]
 
 
-def test_a_capture_failure_is_history_and_moves_nothing() -> None:
-    payment = accepted()
+def test_a_capture_failure_while_other_lines_are_pending_is_history_and_moves_nothing() -> None:
+    payment = accepted([("seller_a", 1500), ("seller_b", 500)])
     pid = payment.payment_id
     payment.record_authorization(succeeded(pid))
     payment.record_order_confirmation(confirmed(pid))
-    payment.record_capture_failure(capture_failed(pid))
+    payment.record_capture_failure(capture_failed(pid, line_no=0))
 
     assert payment.status is S.ORDER_CONFIRMED
     assert (payment.history[-1].status, payment.history[-1].event) == (
@@ -166,6 +168,7 @@ def test_a_capture_failure_is_history_and_moves_nothing() -> None:
         "CaptureFailed",
     )
     assert payment.captured_minor == 0
+    assert [x.capture_status for x in payment.lines] == ["CAPTURE_FAILED", "PENDING"]
 
 
 def test_a_late_success_after_a_decline_does_not_leave_declined() -> None:
@@ -184,3 +187,53 @@ def test_a_late_smaller_capture_total_does_not_lower_the_captured_amount() -> No
     payment.record_capture(captured(pid, seconds=3, amount=500))
 
     assert payment.captured_minor == 1500
+
+
+def test_a_partial_capture_is_partially_captured_with_each_lines_capture() -> None:
+    payment = accepted([("seller_a", 1500), ("seller_b", 500), ("seller_c", 200)])
+    pid = payment.payment_id
+    payment.record_order_confirmation(confirmed(pid))
+    payment.record_capture(captured_lines(pid, {0: 1500, 2: 200}, partial=True))
+
+    assert payment.status is S.PARTIALLY_CAPTURED
+    assert payment.captured_minor == 1700
+    assert [(x.capture_status, x.captured_minor) for x in payment.lines] == [
+        ("CAPTURED", 1500),
+        ("PENDING", 0),
+        ("CAPTURED", 200),
+    ]
+
+    payment.record_capture_failure(capture_failed(pid, line_no=1, seconds=2))
+    assert payment.status is S.PARTIALLY_CAPTURED
+    assert payment.lines[1].capture_status == "CAPTURE_FAILED"
+
+
+def test_every_line_settled_with_one_failed_is_partially_captured_whatever_the_order() -> None:
+    payment = accepted([("seller_a", 1500), ("seller_b", 500)])
+    pid = payment.payment_id
+    payment.record_capture_failure(capture_failed(pid, line_no=1, seconds=2))
+    assert payment.status is S.PROCESSING
+    payment.record_capture(captured_lines(pid, {0: 1500}))
+
+    assert payment.status is S.PARTIALLY_CAPTURED
+
+
+def test_a_capture_failure_on_every_line_fails_the_payment_with_its_reason() -> None:
+    payment = accepted([("seller_a", 1500), ("seller_b", 500)])
+    pid = payment.payment_id
+    payment.record_order_confirmation(confirmed(pid))
+    payment.record_capture_failure(capture_failed(pid, line_no=0))
+    payment.record_capture_failure(capture_failed(pid, line_no=1))
+
+    assert payment.status is S.FAILED
+    assert (payment.failure_code, payment.failure_reason) == (
+        "capture_declined",
+        "the provider refused the capture",
+    )
+    assert payment.captured_minor == 0
+
+
+def test_a_capture_of_a_line_the_payment_does_not_have_is_impossible() -> None:
+    payment = accepted()
+    with pytest.raises(LineNotInPayment):
+        payment.record_capture(captured_lines(payment.payment_id, {0: 1500, 7: 1}))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Enum,
@@ -21,33 +22,68 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bff.domain.line import LineCapture, PaymentLine
 from bff.domain.payment import HistoryEntry, Payment
+from bff.domain.refund import Refund, RefundStatus
 from bff.domain.status import PaymentStatus
 from paykit.db import map_aggregate
-from payment_events.events import SellerLine
+from payment_events.events import RefundLine
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
 
 
-class SellerLines(TypeDecorator[list[SellerLine]]):
-    """The seller lines of a payment as one JSONB array: they are read together, never alone."""
+class PaymentLines(TypeDecorator[list[PaymentLine]]):
+    """The seller lines of a payment as one JSONB array: they are read together, never alone.
+    Rows written before lines kept their capture read as not captured yet."""
 
     impl = JSONB
     cache_ok = True
 
-    def process_bind_param(self, value: list[SellerLine] | None, dialect: Any) -> Any:
+    def process_bind_param(self, value: list[PaymentLine] | None, dialect: Any) -> Any:
         if value is None:
             return None
         return [
-            {"line_no": x.line_no, "seller_id": x.seller_id, "amount_minor": x.amount_minor}
+            {
+                "line_no": x.line_no,
+                "seller_id": x.seller_id,
+                "amount_minor": x.amount_minor,
+                "capture_status": x.capture_status.value,
+                "captured_minor": x.captured_minor,
+            }
             for x in value
         ]
 
-    def process_result_value(self, value: Any, dialect: Any) -> list[SellerLine] | None:
+    def process_result_value(self, value: Any, dialect: Any) -> list[PaymentLine] | None:
         if value is None:
             return None
-        return [SellerLine(**line) for line in value]
+        return [
+            PaymentLine(
+                line_no=line["line_no"],
+                seller_id=line["seller_id"],
+                amount_minor=line["amount_minor"],
+                capture_status=LineCapture(line.get("capture_status", LineCapture.PENDING)),
+                captured_minor=line.get("captured_minor", 0),
+            )
+            for line in value
+        ]
+
+
+class RefundLines(TypeDecorator[tuple[RefundLine, ...]]):
+    """What one refund asks back per seller line, as one JSONB array."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[RefundLine, ...] | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return [{"line_no": x.line_no, "amount_minor": x.amount_minor} for x in value]
+
+    def process_result_value(self, value: Any, dialect: Any) -> tuple[RefundLine, ...] | None:
+        if value is None:
+            return None
+        return tuple(RefundLine(**line) for line in value)
 
 
 def _status() -> Enum:
@@ -62,11 +98,12 @@ payments = Table(
     Column("customer_id", Text, nullable=False),
     Column("currency", Text, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
-    Column("lines", SellerLines, nullable=False),
+    Column("lines", PaymentLines, nullable=False),
     Column("return_url", Text),
     Column("status", _status(), nullable=False),
     Column("authorized_minor", BigInteger, nullable=False),
     Column("captured_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
     Column("order_id", Text),
     Column("sso_token", Text),
     Column("redirect_url", Text),
@@ -74,6 +111,7 @@ payments = Table(
     Column("failure_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("refunded_minor <= captured_minor", name="payments_refunded_within_captured"),
 )
 
 payment_history = Table(
@@ -86,6 +124,24 @@ payment_history = Table(
     Column("event_id", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("payment_history_by_payment", "payment_id", "at"),
+)
+
+# One row per refund asked of a payment; its lines say how much of which seller line.
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("refund_id", Text, primary_key=True),
+    Column("payment_id", Text, ForeignKey("payments.payment_id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("lines", RefundLines, nullable=False),
+    Column("status", Enum(RefundStatus, native_enum=False, length=20), nullable=False),
+    Column("reason", Text),
+    Column("failure_code", Text),
+    Column("failure_reason", Text),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_minor > 0", name="refunds_amount_positive"),
+    Index("refunds_by_payment", "payment_id", "requested_at"),
 )
 
 # The first answer given to each (client, key): replayed to the same request, refused to another.
@@ -107,13 +163,19 @@ def start_mappers() -> None:
         mapper_registry,
         Payment,
         payments,
-        parts={HistoryEntry: payment_history},
+        parts={HistoryEntry: payment_history, Refund: refunds},
         properties={
             "history": relationship(
                 HistoryEntry,
                 order_by=[payment_history.c.at, payment_history.c.id],
                 cascade="all, delete-orphan",
                 lazy="selectin",
-            )
+            ),
+            "refunds": relationship(
+                Refund,
+                order_by=[refunds.c.requested_at, refunds.c.refund_id],
+                cascade="all, delete-orphan",
+                lazy="selectin",
+            ),
         },
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from bff.adapters.orm import idempotency_keys
@@ -58,6 +58,14 @@ class IdempotencyKeys:
             .returning(idempotency_keys.c.key)
         ).first()
         return claimed is not None
+
+    def answer(self, client_id: str, key: str, answer: Answer) -> None:
+        """Replaces the answer stored when the key was claimed, in the same transaction."""
+        self._session.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key)
+            .values(status_code=answer.status_code, response=answer.body)
+        )
 
     def first_answer(self, client_id: str, key: str) -> tuple[str, Answer]:
         """The fingerprint and answer stored for a key that `claim` found taken."""

@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from bff.api.deps import client_of
 from bff.auth import Unauthenticated
-from bff.domain.errors import IdempotencyKeyReused, PaymentNotFound
+from bff.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidRefund,
+    PaymentNotFound,
+    PaymentNotRefundable,
+    RefundExceedsCaptured,
+    UnknownLine,
+)
 from paykit.errors import PaymentsError
 
 if TYPE_CHECKING:
@@ -25,7 +32,12 @@ log = structlog.get_logger()
 STATUS_OF: dict[type[PaymentsError], int] = {
     Unauthenticated: 401,
     PaymentNotFound: 404,
+    # The request is fine; the payment is not (yet) in a state to take it.
+    PaymentNotRefundable: 409,
     IdempotencyKeyReused: 422,
+    RefundExceedsCaptured: 422,
+    UnknownLine: 422,
+    InvalidRefund: 422,
 }
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 # Pydantic's error types, as the codes this API promises; a type not listed passes as it is.
@@ -47,6 +59,8 @@ FIELD_CODES = {
         ["url_type", "url_parsing", "url_scheme", "url_syntax_violation"], "invalid_url"
     ),
 }
+# A restarted or failed-over database is usually back within seconds; the pool reconnects alone.
+DATABASE_RETRY_AFTER_SECONDS = "1"
 HEADER_CODES = {
     "missing": "required",
     "string_too_short": "required",
@@ -116,9 +130,20 @@ async def http_error(_request: Request, e: Exception) -> JSONResponse:
 
 
 async def database_unavailable(_request: Request, e: Exception) -> JSONResponse:
+    # A driver error on a connection the pool had to throw away is the same outage as a refused
+    # connect (the server went away mid-statement). Any other driver error is a bug: re-raised,
+    # it is logged with its traceback and answered 500.
+    outage = (OperationalError, InterfaceError, PoolTimeout)
+    if not isinstance(e, outage) and not (isinstance(e, DBAPIError) and e.connection_invalidated):
+        raise e
     log.warning("database_unavailable", error=repr(e)[:500])
-    message = "The payment service cannot reach its database"
-    return error(503, "database_unavailable", message, {"Retry-After": "1"})
+    return error(
+        503,
+        "database_unavailable",
+        # A commit cut off mid-way may or may not have happened: the key's replay tells.
+        "The payment service cannot reach its database; retry with the same Idempotency-Key",
+        {"Retry-After": DATABASE_RETRY_AFTER_SECONDS},
+    )
 
 
 async def internal_error(_request: Request, _e: Exception) -> JSONResponse:
@@ -130,6 +155,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PaymentsError, named_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+    for unavailable in (DBAPIError, PoolTimeout):
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(Exception, internal_error)

@@ -1,5 +1,5 @@
 """Request and response bodies of the API. Types and ranges are checked here; the rules beyond
-them live in `bff.domain.payment_request` and are called from the validators."""
+them live in `bff.domain.payment_request` (called from the validators) and `bff.domain.refund`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Strict
 from pydantic_core import PydanticCustomError
 
+from bff.domain.line import LineCapture  # noqa: TC001 pydantic resolves it at run time
 from bff.domain.payment_request import MAX_TOTAL_MINOR, check_payment_method, check_total
+from bff.domain.refund import RefundStatus  # noqa: TC001 pydantic resolves it at run time
 from bff.domain.status import PaymentStatus  # noqa: TC001 pydantic resolves it at run time
 
 if TYPE_CHECKING:
     from bff.domain.payment import Payment
+    from bff.domain.refund import Refund
 
 # ISO 4217 lists these, but a shopper cannot pay in them: precious metals, bond-market and
 # accounting units, special drawing rights, and the codes for testing and for "no currency".
@@ -48,6 +51,7 @@ def _payment_method(token: str) -> str:
 
 Identifier = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_trimmed)]
 AmountMinor = Annotated[int, Strict(), Field(gt=0, le=MAX_TOTAL_MINOR)]
+RefundReason = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_trimmed)]
 
 
 class StrictModel(BaseModel):
@@ -83,10 +87,68 @@ class PaymentAccepted(BaseModel):
     status_url: str
 
 
+class RefundLineIn(StrictModel):
+    line_no: Annotated[int, Strict()] = Field(examples=[0])
+    amount_minor: AmountMinor = Field(description="in the currency's minor unit", examples=[500])
+
+
+class RefundRequest(StrictModel):
+    lines: Annotated[list[RefundLineIn], Field(min_length=1, max_length=100)] | None = Field(
+        None, description="what to refund of which seller line; absent: all that is left"
+    )
+    reason: RefundReason | None = Field(None, examples=["returned by the customer"])
+
+
+class RefundLineOut(BaseModel):
+    line_no: int
+    amount_minor: int
+
+
+class RefundAccepted(BaseModel):
+    refund_id: str
+    payment_id: str
+    status: RefundStatus
+    amount_minor: int
+    lines: list[RefundLineOut]
+    status_url: str
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    status: RefundStatus
+    amount_minor: int
+    lines: list[RefundLineOut]
+    reason: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    requested_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        return cls(
+            refund_id=refund.refund_id,
+            status=refund.status,
+            amount_minor=refund.amount_minor,
+            lines=[
+                RefundLineOut(line_no=x.line_no, amount_minor=x.amount_minor) for x in refund.lines
+            ],
+            reason=refund.reason,
+            failure_code=refund.failure_code,
+            failure_reason=refund.failure_reason,
+            requested_at=refund.requested_at,
+            updated_at=refund.updated_at,
+        )
+
+
 class LineOut(BaseModel):
     line_no: int
     seller_id: str
     amount_minor: int
+    capture_status: LineCapture
+    captured_minor: int
+    refunded_minor: int
+    refundable_minor: int
 
 
 class HistoryEntryOut(BaseModel):
@@ -103,7 +165,10 @@ class PaymentStatusOut(BaseModel):
     amount_minor: int
     authorized_minor: int
     captured_minor: int
+    refunded_minor: int
+    refundable_minor: int
     lines: list[LineOut]
+    refunds: list[RefundOut]
     order_id: str | None
     sso_token: str | None
     redirect_url: str | None
@@ -114,6 +179,7 @@ class PaymentStatusOut(BaseModel):
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentStatusOut:
+        balances = {b.line_no: b for b in payment.line_balances()}
         return cls(
             payment_id=payment.payment_id,
             status=payment.status,
@@ -124,10 +190,21 @@ class PaymentStatusOut(BaseModel):
             amount_minor=payment.amount_minor,
             authorized_minor=payment.authorized_minor,
             captured_minor=payment.captured_minor,
+            refunded_minor=payment.refunded_minor,
+            refundable_minor=payment.refundable_minor,
             lines=[
-                LineOut(line_no=x.line_no, seller_id=x.seller_id, amount_minor=x.amount_minor)
+                LineOut(
+                    line_no=x.line_no,
+                    seller_id=x.seller_id,
+                    amount_minor=x.amount_minor,
+                    capture_status=x.capture_status,
+                    captured_minor=x.captured_minor,
+                    refunded_minor=balances[x.line_no].refunded_minor,
+                    refundable_minor=balances[x.line_no].refundable_minor,
+                )
                 for x in payment.lines
             ],
+            refunds=[RefundOut.of(r) for r in payment.refunds],
             order_id=payment.order_id,
             sso_token=payment.sso_token,
             redirect_url=payment.redirect_url,

@@ -13,8 +13,50 @@ class PaymentNotFound(PaymentsError):
     code = "payment_not_found"
 
 
+class PaymentNotRefundable(PaymentsError):
+    """The payment has no captured money to refund yet, or never will, or refunded it all."""
+
+    code = "payment_not_refundable"
+
+
+class RefundExceedsCaptured(PaymentsError):
+    """More asked back, on a line or in total, than was captured and is not yet refunded or
+    asked back by an earlier refund."""
+
+    code = "refund_exceeds_captured"
+
+
+class UnknownLine(PaymentsError):
+    code = "unknown_line"
+
+
+class InvalidRefund(PaymentsError):
+    """A refund naming a line twice or asking for nothing."""
+
+    code = "invalid_refund"
+
+
 class UnknownPayment(ImpossibleEvent):
     """A downstream event for a payment the BFF never accepted: its events are only published
     after the BFF committed the payment, so this cannot be a race, only a foreign message."""
 
     code = "unknown_payment"
+
+
+class UnknownRefund(ImpossibleEvent):
+    """An outcome for a refund the BFF never requested: `RefundRequested` is only published after
+    the BFF committed the refund, so this is a foreign message."""
+
+    code = "unknown_refund"
+
+
+class LineNotInPayment(ImpossibleEvent):
+    """A capture of a seller line the payment does not have; the BFF numbered the lines."""
+
+    code = "line_not_in_payment"
+
+
+class ImpossibleRefundTotals(ImpossibleEvent):
+    """A refund outcome claiming more refunded than captured on the payment, or nothing."""
+
+    code = "impossible_refund_totals"

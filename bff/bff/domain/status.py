@@ -15,6 +15,9 @@ class PaymentStatus(StrEnum):
     AUTHORIZED = "AUTHORIZED"
     ORDER_CONFIRMED = "ORDER_CONFIRMED"
     CAPTURED = "CAPTURED"
+    PARTIALLY_CAPTURED = "PARTIALLY_CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
     DECLINED = "DECLINED"
     FAILED = "FAILED"
 
@@ -23,11 +26,19 @@ RANK: dict[PaymentStatus, int] = {
     PaymentStatus.PROCESSING: 0,
     PaymentStatus.AUTHORIZED: 1,
     PaymentStatus.ORDER_CONFIRMED: 2,
+    # A capture settles once, fully or partly: the first settlement heard of stands.
     PaymentStatus.CAPTURED: 3,
+    PaymentStatus.PARTIALLY_CAPTURED: 3,
     PaymentStatus.DECLINED: 3,
     PaymentStatus.FAILED: 3,
+    PaymentStatus.PARTIALLY_REFUNDED: 4,
+    PaymentStatus.REFUNDED: 5,
 }
-TERMINAL = frozenset({PaymentStatus.CAPTURED, PaymentStatus.DECLINED, PaymentStatus.FAILED})
+TERMINAL = frozenset({PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.REFUNDED})
+# Money was captured and some of it may not be refunded yet.
+REFUNDABLE = frozenset(
+    {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED, PaymentStatus.PARTIALLY_REFUNDED}
+)
 
 
 def advance(current: PaymentStatus, signalled: PaymentStatus | None) -> PaymentStatus:

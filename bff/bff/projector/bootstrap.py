@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.projector.handlers import HANDLERS
 from bff.unit_of_work import BffUnitOfWork
@@ -29,4 +30,6 @@ class Projector:
 
 def bootstrap(settings: ProjectorSettings) -> Projector:
     start_mappers()
-    return Projector(wire(settings), HANDLERS)
+    wiring = wire(settings)
+    bound_connect_time(wiring.engine)
+    return Projector(wiring, HANDLERS)

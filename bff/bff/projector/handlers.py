@@ -1,4 +1,6 @@
-"""The projector's handlers: one per downstream event, each moving one payment's read model."""
+"""The projector's handlers: one per downstream event, each moving one payment's read model.
+Each takes the payment's row lock, so events of one payment from several topics, and refunds the
+API asks for meanwhile, take turns."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from payment_events.events import (
     OrderFailed,
     PaymentCaptured,
     PaymentFailed,
+    PaymentRefunded,
     PaymentSucceeded,
     PaymentVoided,
+    RefundFailed,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +86,18 @@ def record_capture_failure(event: CaptureFailed, uow: BffUnitOfWork) -> None:
     _projected(payment, event)
 
 
+def record_refund(event: PaymentRefunded, uow: BffUnitOfWork) -> None:
+    payment = _payment(event, uow)
+    payment.record_refund(event)
+    _projected(payment, event)
+
+
+def record_refund_failure(event: RefundFailed, uow: BffUnitOfWork) -> None:
+    payment = _payment(event, uow)
+    payment.record_refund_failure(event)
+    _projected(payment, event)
+
+
 HANDLERS: dict[type[Event], Callable[[Any, BffUnitOfWork], None]] = {
     PaymentSucceeded: record_authorization,
     PaymentFailed: record_decline,
@@ -90,4 +106,6 @@ HANDLERS: dict[type[Event], Callable[[Any, BffUnitOfWork], None]] = {
     PaymentVoided: record_void,
     PaymentCaptured: record_capture,
     CaptureFailed: record_capture_failure,
+    PaymentRefunded: record_refund,
+    RefundFailed: record_refund_failure,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bff.api.errors import DATABASE_RETRY_AFTER_SECONDS
 from paykit.health import database_check, run_checks
 
 router = APIRouter(tags=["operations"])
@@ -24,4 +25,5 @@ def healthz(request: Request) -> JSONResponse:
             "checks": checks,
         },
         status_code=503,
+        headers={"Retry-After": DATABASE_RETRY_AFTER_SECONDS},
     )

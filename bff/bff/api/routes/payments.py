@@ -4,11 +4,12 @@ transaction) and show its status read model. Nothing here calls another service.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+
+from bff.api.answers import accepted, canonical_payment_id
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
@@ -25,13 +26,17 @@ from bff.domain.payment import Payment
 from bff.domain.status import PaymentStatus
 from paykit.messages import Trace
 
+if TYPE_CHECKING:
+    from fastapi.responses import JSONResponse
+
 log = structlog.get_logger()
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}}
-# How soon a polling frontend should ask again: the happy path takes a few hundred ms.
-RETRY_AFTER_SECONDS = "1"
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
+}
 
 
 @router.post(
@@ -50,7 +55,7 @@ def create_payment(
     """Accepts a payment and answers at once; `status_url` shows how it goes."""
     request_fingerprint = fingerprint(body.model_dump(mode="json"))
     payment_id = str(uuid.uuid4())
-    accepted = Answer(
+    answer = Answer(
         202,
         PaymentAccepted(
             payment_id=payment_id,
@@ -61,11 +66,11 @@ def create_payment(
     with uow:
         # The key is claimed first, in the payment's transaction: a concurrent twin waits on
         # it, and a failure anywhere after leaves neither key nor payment behind.
-        if not uow.idempotency_keys.claim(client, key, request_fingerprint, payment_id, accepted):
+        if not uow.idempotency_keys.claim(client, key, request_fingerprint, payment_id, answer):
             stored_fingerprint, first = uow.idempotency_keys.first_answer(client, key)
-            answer = replay(key, stored_fingerprint, request_fingerprint, first)
-            log.info("payment_replayed", payment_id=answer.body.get("payment_id"))
-            return _reply(answer, replayed=True)
+            first_answer = replay(key, stored_fingerprint, request_fingerprint, first)
+            log.info("payment_replayed", payment_id=first_answer.body.get("payment_id"))
+            return accepted(first_answer, replayed=True)
         payment = Payment.accept(
             payment_id=payment_id,
             client_id=client,
@@ -87,7 +92,7 @@ def create_payment(
         currency=payment.currency,
         lines=len(payment.lines),
     )
-    return _reply(accepted, replayed=False)
+    return accepted(answer, replayed=False)
 
 
 @router.get(
@@ -102,22 +107,8 @@ def get_payment(
     # It can hold a live single-use SSO token: no cache may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     with uow:
-        payment = uow.payments.get(_canonical(payment_id))
+        payment = uow.payments.get(canonical_payment_id(payment_id))
         # Another client's payment is answered exactly like a missing one: ids are not probed.
         if payment is None or payment.client_id != client:
             raise PaymentNotFound(f"No payment {payment_id!r}")
         return PaymentStatusOut.of(payment)
-
-
-def _canonical(payment_id: str) -> str:
-    try:
-        return str(uuid.UUID(payment_id))
-    except ValueError:
-        return ""  # no payment has this id
-
-
-def _reply(answer: Answer, *, replayed: bool) -> JSONResponse:
-    headers = {"Location": answer.body["status_url"], "Retry-After": RETRY_AFTER_SECONDS}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
