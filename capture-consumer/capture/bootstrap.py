@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from capture.adapters.orm import start_mappers
-from capture.handlers import HANDLERS
+from capture.balances import balances_routes
+from capture.handlers import GIVE_UP, HANDLERS
 from capture.unit_of_work import CaptureUnitOfWork
 from paykit.provider import ProviderClient
 from paykit.service import Wiring, wire
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
     from capture.adapters.provider import PaymentProvider
     from capture.settings import Settings
-    from paykit.consumer import Handler
+    from paykit.dispatch import GiveUp, Handler
+    from paykit.health import WsgiApp
     from payment_events.events import Event
 
 
@@ -26,6 +28,9 @@ class CaptureService:
     # Not named `Capture` like Billing or Orders: that is the provider's answer to a capture.
     wiring: Wiring
     handlers: Mapping[type[Event], Handler[CaptureUnitOfWork]]
+    give_up: Mapping[type[Event], GiveUp[CaptureUnitOfWork]]
+    # The read-only balances API, served on the health port under these path prefixes.
+    routes: dict[str, WsgiApp]
 
     def unit_of_work(self) -> CaptureUnitOfWork:
         return CaptureUnitOfWork(self.wiring.session_factory, self.wiring.codec)
@@ -34,5 +39,10 @@ class CaptureService:
 def bootstrap(settings: Settings, provider: PaymentProvider | None = None) -> CaptureService:
     start_mappers()
     port = provider or ProviderClient(settings.psp_url, settings.psp_timeout_seconds)
-    handlers = {t: functools.partial(h, provider=port) for t, h in HANDLERS.items()}
-    return CaptureService(wire(settings), handlers)
+    wiring = wire(settings)
+    return CaptureService(
+        wiring,
+        handlers={t: functools.partial(h, provider=port) for t, h in HANDLERS.items()},
+        give_up={t: functools.partial(g, provider=port) for t, g in GIVE_UP.items()},
+        routes=balances_routes(wiring.engine),
+    )

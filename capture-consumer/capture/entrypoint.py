@@ -16,4 +16,6 @@ def main() -> None:
         topics=topics_consumed_by(settings.service_name),
         handlers=capture.handlers,
         uow_factory=capture.unit_of_work,
+        give_up=capture.give_up,
+        routes=capture.routes,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from payment_events.events import OrderConfirmed, SellerLine
+from payment_events.events import OrderConfirmed, RefundLine, RefundRequested, SellerLine
 
 
 def order_confirmed(
@@ -31,3 +31,21 @@ def order_confirmed(
 
 def capture_key(event: OrderConfirmed, line_no: int) -> str:
     return f"{event.payment_id}:capture:{line_no}"
+
+
+def refund_requested(
+    confirmed: OrderConfirmed, amounts: dict[int, int], refund_id: str | None = None
+) -> RefundRequested:
+    """A refund of `amounts` (line number -> amount) of a confirmed payment."""
+    return RefundRequested(
+        payment_id=confirmed.payment_id,
+        refund_id=refund_id or str(uuid.uuid4()),
+        currency=confirmed.currency,
+        amount_minor=sum(amounts.values()),
+        lines=tuple(RefundLine(line_no=n, amount_minor=a) for n, a in amounts.items()),
+        reason="requested_by_customer",
+    )
+
+
+def refund_key(refund: RefundRequested, line_no: int) -> str:
+    return f"{refund.payment_id}:refund:{refund.refund_id}:{line_no}"

@@ -1,4 +1,5 @@
-"""capture against the real psp-sim over HTTP: the provider's ledger shows one capture per line."""
+"""capture against the real psp-sim over HTTP, its failure switches included: the provider's
+ledger shows one capture per line and one refund per refunded line, whatever was lost on the way."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import psycopg
 import pytest
-from capture_delivery import deliver, payment_row, published
-from capture_random_events import capture_key, order_confirmed
+from capture_delivery import deliver, payment_order_rows, payment_row, published
+from capture_random_events import capture_key, order_confirmed, refund_key, refund_requested
 
 import psp_sim
 from capture.bootstrap import CaptureService, bootstrap
 from payctl.embedded import free_port
 from paykit.migrations import upgrade
 from paykit.provider import ProviderClient, ProviderUnavailable
-from payment_events.events import CaptureFailed, PaymentCaptured, new_event_id
+from payment_events.events import CaptureFailed, PaymentCaptured, PaymentRefunded, new_event_id
 from psp_sim.server import ThreadedServer
 from psp_sim.settings import Settings as PspSettings
 
@@ -102,6 +103,21 @@ def ledger_captures(psp_url: str, authorization_id: str) -> list[dict[str, Any]]
     return rows
 
 
+def provider_operations(psp_url: str, **filters: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{psp_url}/v1/operations", params=filters, timeout=30)
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()["operations"]
+    return rows
+
+
+def fail_next_operation(psp_url: str, kind: str, **failure: Any) -> None:
+    """Switches psp-sim to fail its next operation (`timeout`: do it, then withhold the answer;
+    `error_5xx_after_commit`: do it, then answer 500)."""
+    switches = {"failure": {"kind": kind, "count": 1, **failure}}
+    response = httpx.put(f"{psp_url}/admin/behaviour", json=switches, timeout=30)
+    assert response.status_code == 200, response.text
+
+
 def test_a_lost_answer_a_retry_and_a_duplicate_leave_one_capture_per_line(
     settings: Settings, live: CaptureService, psp_url: str, psp: ProviderClient
 ) -> None:
@@ -109,14 +125,13 @@ def test_a_lost_answer_a_retry_and_a_duplicate_leave_one_capture_per_line(
     event = order_confirmed((1000, 250, 4999), authorization_id=authorization_id)
     flaky = bootstrap(settings, provider=LosesOneAnswer(psp, capture_key(event, 1)))
     try:
-        with pytest.raises(ProviderUnavailable):
-            deliver(flaky, event)
+        assert deliver(flaky, event) == "retry_later"
     finally:
         flaky.wiring.engine.dispose()
-    assert len(ledger_captures(psp_url, authorization_id)) == 2  # the provider did the 2nd one
+    assert len(ledger_captures(psp_url, authorization_id)) == 3  # it did the 2nd one too
 
-    assert deliver(live, event)  # the runtime's retry
-    assert deliver(live, dataclasses.replace(event, event_id=new_event_id()))
+    assert deliver(live, event, attempt=2) == "handled"  # the retry schedule's next try
+    assert deliver(live, dataclasses.replace(event, event_id=new_event_id())) == "handled"
     [captured] = published(live)
 
     rows = ledger_captures(psp_url, authorization_id)
@@ -135,8 +150,56 @@ def test_a_line_the_provider_refuses_fails_and_the_rest_is_captured(
     deliver(live, event)
 
     assert payment_row(live, event.payment_id).status == "PARTIALLY_CAPTURED"
-    [failed] = published(live)
+    failed, captured = published(live)
     assert isinstance(failed, CaptureFailed)
     assert (failed.line_no, failed.code) == (1, "amount_exceeds_authorization")
+    assert isinstance(captured, PaymentCaptured)
+    assert (captured.partial, captured.amount_minor) == (True, 1000)
     [row] = ledger_captures(psp_url, authorization_id)
     assert (row["idempotency_key"], row["amount_minor"]) == (capture_key(event, 0), 1000)
+
+
+def test_a_capture_the_provider_made_but_answered_with_a_500_is_adopted_not_repeated(
+    live: CaptureService, psp_url: str, psp: ProviderClient
+) -> None:
+    authorization_id = authorize(psp, 1300)
+    event = order_confirmed((1000, 300), authorization_id=authorization_id)
+    fail_next_operation(psp_url, "error_5xx_after_commit")
+    assert deliver(live, event) == "retry_later"
+    assert [o.status for o in payment_order_rows(live, event.payment_id)] == [
+        "PENDING_CAPTURE",
+        "CAPTURED",
+    ]
+    assert deliver(live, event, attempt=2) == "handled"
+    assert payment_row(live, event.payment_id).status == "CAPTURED"
+    assert len(ledger_captures(psp_url, authorization_id)) == 2
+
+
+def test_refunds_go_back_from_each_lines_capture_once_despite_a_timed_out_answer(
+    settings: Settings, psp_url: str, psp: ProviderClient
+) -> None:
+    impatient = bootstrap(
+        settings.model_copy(update={"psp_url": psp_url, "psp_timeout_seconds": 1.0})
+    )
+    try:
+        authorization_id = authorize(psp, 1300)
+        event = order_confirmed((1000, 300), authorization_id=authorization_id)
+        deliver(impatient, event)
+        refund = refund_requested(event, {0: 400, 1: 300})
+        fail_next_operation(psp_url, "timeout", hold_seconds=10)
+        assert deliver(impatient, refund) == "retry_later"
+        assert deliver(impatient, refund, attempt=2) == "handled"
+        _, refunded = published(impatient)
+    finally:
+        impatient.wiring.engine.dispose()
+
+    captures = {r["reference"]: r for r in ledger_captures(psp_url, authorization_id)}
+    refunds = provider_operations(psp_url, kind="refund", authorization_id=authorization_id)
+    assert sorted(r["idempotency_key"] for r in refunds) == [refund_key(refund, n) for n in (0, 1)]
+    assert isinstance(refunded, PaymentRefunded)
+    assert (refunded.amount_minor, refunded.refunded_minor) == (700, 700)
+    for line in refunded.lines:
+        [done] = [r for r in refunds if r["id"] == line.provider_refund_id]
+        assert done["capture_id"] == captures[line.payment_order_id]["id"]
+        assert done["amount_minor"] == line.amount_minor
+    assert payment_row(impatient, event.payment_id).status == "PARTIALLY_REFUNDED"

@@ -6,9 +6,10 @@ import pytest
 from capture_fakes import FakeProvider
 from capture_random_events import capture_key, order_confirmed
 
-from capture.domain.model import Payment, PaymentOrderStatus, PaymentStatus
-from capture.handlers import capture_seller_lines
-from paykit.provider import Capture, ProviderUnavailable
+from capture.domain.model import Payment
+from capture.domain.states import PaymentOrderStatus, PaymentStatus
+from capture.seller_lines import capture_seller_lines, give_up_captures
+from paykit.provider import Capture
 from payment_events.events import CaptureFailed, PaymentCaptured
 
 
@@ -16,12 +17,16 @@ from payment_events.events import CaptureFailed, PaymentCaptured
 def test_every_seller_line_is_captured_for_its_own_amount(amounts: tuple[int, ...]) -> None:
     event, provider = order_confirmed(amounts), FakeProvider()
     payment = Payment.split(event)
-    capture_seller_lines(payment, provider)
+    capture_seller_lines(payment, provider, ask_first=False)
 
     assert payment.status is PaymentStatus.CAPTURED
     [captured] = payment.events
     assert isinstance(captured, PaymentCaptured)
-    assert (captured.order_id, captured.currency) == (event.order_id, "EUR")
+    assert (captured.order_id, captured.currency, captured.partial) == (
+        event.order_id,
+        "EUR",
+        False,
+    )
     assert captured.amount_minor == sum(amounts)
     assert [(line.seller_id, line.amount_minor) for line in captured.lines] == [
         (line.seller_id, line.amount_minor) for line in event.lines
@@ -33,13 +38,14 @@ def test_every_seller_line_is_captured_for_its_own_amount(amounts: tuple[int, ..
         assert answer.reference == order.payment_order_id
         assert answer.authorization_id == event.authorization_id
     assert provider.performed == {capture_key(event, n): 1 for n in range(len(amounts))}
+    assert provider.asked == {}  # a first try has nothing to ask about
 
 
-def test_a_refused_line_fails_alone_and_the_payment_is_partially_captured() -> None:
+def test_a_refused_line_fails_alone_and_the_captured_lines_are_announced_as_partial() -> None:
     event, provider = order_confirmed((700, 300, 200)), FakeProvider()
     provider.refuse(capture_key(event, 1), code="amount_exceeds_authorization")
     payment = Payment.split(event)
-    capture_seller_lines(payment, provider)
+    capture_seller_lines(payment, provider, ask_first=False)
 
     assert [o.status for o in payment.orders] == [
         PaymentOrderStatus.CAPTURED,
@@ -48,7 +54,7 @@ def test_a_refused_line_fails_alone_and_the_payment_is_partially_captured() -> N
     ]
     assert payment.status is PaymentStatus.PARTIALLY_CAPTURED
     assert payment.captured_minor == 900
-    [failed] = payment.events
+    failed, captured = payment.events
     assert isinstance(failed, CaptureFailed)
     assert (failed.payment_order_id, failed.line_no, failed.seller_id) == (
         payment.orders[1].payment_order_id,
@@ -58,15 +64,123 @@ def test_a_refused_line_fails_alone_and_the_payment_is_partially_captured() -> N
     assert (failed.currency, failed.amount_minor) == ("EUR", 300)
     assert failed.code == "amount_exceeds_authorization"
     assert failed.reason
+    assert isinstance(captured, PaymentCaptured)
+    assert captured.partial
+    assert [line.line_no for line in captured.lines] == [0, 2]
+    assert captured.amount_minor == 900
 
 
-def test_a_provider_outage_propagates_for_the_runtime_to_retry() -> None:
+@pytest.mark.parametrize("after_performing", [False, True], ids=["not sent", "answer lost"])
+def test_a_line_without_an_answer_is_left_pending_while_the_others_are_captured(
+    after_performing: bool,
+) -> None:
+    event, provider = order_confirmed((700, 300, 200)), FakeProvider()
+    provider.unavailable_once(capture_key(event, 1), after_performing=after_performing)
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+
+    assert [o.status for o in payment.orders] == [
+        PaymentOrderStatus.CAPTURED,
+        PaymentOrderStatus.PENDING_CAPTURE,
+        PaymentOrderStatus.CAPTURED,
+    ]
+    assert payment.status is PaymentStatus.CAPTURE_PENDING
+    assert payment.events == []
+
+
+def test_a_pending_line_is_settled_by_asking_the_provider_not_by_capturing_again() -> None:
+    event, provider = order_confirmed((700, 300)), FakeProvider()
+    provider.unavailable_once(capture_key(event, 1), after_performing=True)
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+
+    capture_seller_lines(payment, provider, ask_first=False)  # the retry
+    assert payment.status is PaymentStatus.CAPTURED
+    assert provider.asked == {capture_key(event, 1): 1}
+    assert provider.calls[capture_key(event, 1)] == 1  # never sent again
+    assert payment.orders[1].capture_id == provider.operations[capture_key(event, 1)].id
+
+
+def test_a_pending_line_the_provider_never_saw_is_sent_again_under_the_same_key() -> None:
     event, provider = order_confirmed((700, 300)), FakeProvider()
     provider.unavailable_once(capture_key(event, 1))
-    with pytest.raises(ProviderUnavailable):
-        capture_seller_lines(Payment.split(event), provider)
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
 
-    retried = Payment.split(event)  # the rolled-back attempt left nothing: split again
-    capture_seller_lines(retried, provider)
-    assert retried.status is PaymentStatus.CAPTURED
-    assert provider.performed == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    capture_seller_lines(payment, provider, ask_first=False)
+    assert payment.status is PaymentStatus.CAPTURED
+    assert provider.calls[capture_key(event, 1)] == 2
+    assert provider.performed[capture_key(event, 1)] == 1
+
+
+def test_a_retry_asks_about_every_line_before_sending_any() -> None:
+    event, provider = order_confirmed((700, 300)), FakeProvider()
+    provider.capture(
+        idempotency_key=capture_key(event, 0),
+        authorization_id=event.authorization_id,
+        amount_minor=700,
+        reference=Payment.split(event).orders[0].payment_order_id,
+    )  # an earlier try, rolled back on our side, reached the provider
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=True)
+
+    assert payment.status is PaymentStatus.CAPTURED
+    assert provider.asked == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    assert provider.calls == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+
+
+def test_a_capture_answered_with_another_status_is_not_taken_as_captured() -> None:
+    event, provider = order_confirmed((700,)), FakeProvider()
+    provider.perform_with_status(capture_key(event, 0), "pending")
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+    assert payment.orders[0].status is PaymentOrderStatus.PENDING_CAPTURE
+    assert payment.journal == []
+
+    capture_seller_lines(payment, provider, ask_first=True)  # the provider still says "pending"
+    assert payment.orders[0].status is PaymentOrderStatus.PENDING_CAPTURE
+
+
+def test_a_line_that_cannot_even_be_asked_about_stays_pending() -> None:
+    event, provider = order_confirmed((700,)), FakeProvider()
+    provider.unavailable_once(capture_key(event, 0), after_performing=True)
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+    provider.down = True
+    capture_seller_lines(payment, provider, ask_first=True)
+    assert payment.orders[0].status is PaymentOrderStatus.PENDING_CAPTURE
+    assert provider.calls[capture_key(event, 0)] == 1
+
+
+def test_giving_up_fails_what_the_provider_never_did_and_keeps_what_it_did() -> None:
+    event, provider = order_confirmed((700, 300, 200)), FakeProvider()
+    provider.unavailable_once(capture_key(event, 1), after_performing=True)  # it did line 1
+    provider.unavailable_once(capture_key(event, 2))  # line 2 never reached it
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+
+    give_up_captures(payment, provider, "gave up after retries")
+    assert [(o.status, o.failure_code) for o in payment.orders] == [
+        (PaymentOrderStatus.CAPTURED, None),
+        (PaymentOrderStatus.CAPTURED, None),
+        (PaymentOrderStatus.CAPTURE_FAILED, "provider_unavailable"),
+    ]
+    assert payment.status is PaymentStatus.PARTIALLY_CAPTURED
+    failed, captured = payment.events
+    assert isinstance(failed, CaptureFailed)
+    assert (failed.line_no, failed.code) == (2, "provider_unavailable")
+    assert isinstance(captured, PaymentCaptured)
+    assert captured.partial
+    assert provider.calls[capture_key(event, 2)] == 1  # giving up never sends
+
+
+def test_giving_up_while_the_provider_cannot_be_asked_leaves_the_line_pending() -> None:
+    event, provider = order_confirmed((700,)), FakeProvider()
+    provider.unavailable_once(capture_key(event, 0), after_performing=True)
+    payment = Payment.split(event)
+    capture_seller_lines(payment, provider, ask_first=False)
+    provider.down = True
+
+    give_up_captures(payment, provider, "gave up after retries")
+    assert payment.orders[0].status is PaymentOrderStatus.PENDING_CAPTURE
+    assert payment.events == []

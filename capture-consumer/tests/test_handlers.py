@@ -1,4 +1,5 @@
-"""capture's handler through the real unit of work, migrations and Postgres."""
+"""Capturing through the real unit of work, migrations and Postgres, delivered as the runtime
+delivers: retried while lines are pending, given up once the attempts are used up."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
-from capture_delivery import deliver, payment_order_rows, payment_row, published
+from capture_delivery import (
+    account_balances,
+    deliver,
+    entry_ids,
+    give_up,
+    payment_order_rows,
+    payment_row,
+    published,
+)
 from capture_random_events import capture_key, order_confirmed
 
 from capture.domain.errors import CaptureExceedsAuthorization
-from capture.domain.model import payment_order_id_for
+from capture.domain.payment_order import payment_order_id_for
 from paykit.provider import ProviderUnavailable
 from payment_events.events import CaptureFailed, PaymentCaptured, new_event_id
 
@@ -26,8 +35,8 @@ def test_a_confirmed_payment_is_recorded_split_captured_and_announced_once(
     service: CaptureService, provider: FakeProvider
 ) -> None:
     event = order_confirmed((1000, 250, 4999))
-    assert deliver(service, event)
-    assert not deliver(service, event)  # redelivered: the inbox stops it
+    assert deliver(service, event) == "handled"
+    assert deliver(service, event) == "duplicate"  # redelivered: the inbox stops it
 
     payment = payment_row(service, event.payment_id)
     assert (payment.order_id, payment.currency, payment.authorization_id) == (
@@ -62,13 +71,13 @@ def test_the_same_payment_confirmed_under_a_new_event_id_changes_nothing(
 ) -> None:
     event = order_confirmed((700, 300))
     deliver(service, event)
-    assert deliver(service, dataclasses.replace(event, event_id=new_event_id()))
+    assert deliver(service, dataclasses.replace(event, event_id=new_event_id())) == "handled"
     assert len(published(service)) == 1
     assert len(payment_order_rows(service, event.payment_id)) == 2
     assert sum(provider.calls.values()) == 2
 
 
-def test_a_refused_line_is_recorded_failed_and_announced(
+def test_a_refused_line_is_recorded_failed_and_the_rest_announced_as_partial(
     service: CaptureService, provider: FakeProvider
 ) -> None:
     event = order_confirmed((700, 300))
@@ -82,31 +91,108 @@ def test_a_refused_line_is_recorded_failed_and_announced(
         "authorization_not_capturable",
         None,
     )
-    [failed] = published(service)
+    failed, captured = published(service)
     assert isinstance(failed, CaptureFailed)
     assert (failed.payment_order_id, failed.code) == (
         refused.payment_order_id,
         "authorization_not_capturable",
     )
+    assert isinstance(captured, PaymentCaptured)
+    assert (captured.partial, captured.amount_minor) == (True, 700)
+    assert account_balances(service) == {"psp_receivable": -700, "seller:seller_0": 700}
 
 
-@pytest.mark.parametrize("after_performing", [False, True], ids=["refused", "answer lost"])
-def test_a_provider_outage_midway_leaves_nothing_and_the_retry_captures_each_line_once(
+@pytest.mark.parametrize("after_performing", [False, True], ids=["not sent", "answer lost"])
+def test_a_line_without_an_answer_is_kept_pending_and_the_retry_settles_it(
     service: CaptureService, provider: FakeProvider, after_performing: bool
 ) -> None:
     event = order_confirmed((700, 300, 200))
     provider.unavailable_once(capture_key(event, 1), after_performing=after_performing)
-    with pytest.raises(ProviderUnavailable):
-        deliver(service, event)
-    assert published(service) == []
-    assert payment_order_rows(service, event.payment_id) == []
+    assert deliver(service, event) == "retry_later"
 
-    assert deliver(service, event)  # the runtime's retry: same event, inbox row rolled back
+    # The lines that were answered are committed, and posted, at once.
+    assert [o.status for o in payment_order_rows(service, event.payment_id)] == [
+        "CAPTURED",
+        "PENDING_CAPTURE",
+        "CAPTURED",
+    ]
+    assert payment_row(service, event.payment_id).status == "CAPTURE_PENDING"
+    assert published(service) == []
+    assert account_balances(service)["psp_receivable"] == -900
+
+    assert deliver(service, event, attempt=2) == "handled"  # from the retry schedule
     [captured] = published(service)
     assert isinstance(captured, PaymentCaptured)
-    assert captured.amount_minor == 1200
+    assert (captured.amount_minor, captured.partial) == (1200, False)
     assert provider.performed == {capture_key(event, n): 1 for n in range(3)}
-    assert provider.calls[capture_key(event, 0)] == 2  # the retry replayed the first line
+    assert provider.calls[capture_key(event, 0)] == 1  # settled lines are not asked about again
+    assert provider.asked[capture_key(event, 1)] == 1
+    assert account_balances(service)["psp_receivable"] == -1200
+
+
+def test_a_confirmation_under_a_new_event_id_settles_the_pending_lines_too(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    event = order_confirmed((700, 300))
+    provider.unavailable_once(capture_key(event, 1), after_performing=True)
+    deliver(service, event)
+    twin = dataclasses.replace(event, event_id=new_event_id())
+    assert deliver(service, twin) == "handled"
+    assert payment_row(service, event.payment_id).status == "CAPTURED"
+    assert provider.performed == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+
+
+def test_a_retried_message_asks_the_provider_before_sending_anything(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    event = order_confirmed((700, 300))
+    # An earlier attempt captured line 0 at the provider, then failed and was rolled back.
+    provider.capture(
+        idempotency_key=capture_key(event, 0),
+        authorization_id=event.authorization_id,
+        amount_minor=700,
+        reference=payment_order_id_for(event.payment_id, 0),
+    )
+    assert deliver(service, event, attempt=2) == "handled"
+    assert provider.asked == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    assert provider.calls == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    assert entry_ids(service, event.payment_id) == sorted(
+        f"capture:{payment_order_id_for(event.payment_id, n)}" for n in (0, 1)
+    )
+
+
+def test_giving_up_fails_the_lines_the_provider_never_captured(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    event = order_confirmed((700, 300, 200))
+    provider.unavailable_once(capture_key(event, 1), after_performing=True)
+    provider.unavailable_once(capture_key(event, 2))
+    assert deliver(service, event) == "retry_later"
+
+    give_up(service, event, ProviderUnavailable("still down"))
+    assert payment_row(service, event.payment_id).status == "PARTIALLY_CAPTURED"
+    rows = payment_order_rows(service, event.payment_id)
+    assert [(o.status, o.failure_code) for o in rows] == [
+        ("CAPTURED", None),
+        ("CAPTURED", None),
+        ("CAPTURE_FAILED", "provider_unavailable"),
+    ]
+    failed, captured = published(service)
+    assert isinstance(failed, CaptureFailed)
+    assert (failed.line_no, failed.code) == (2, "provider_unavailable")
+    assert isinstance(captured, PaymentCaptured)
+    assert (captured.partial, captured.amount_minor) == (True, 1000)
+
+
+def test_giving_up_on_a_payment_no_attempt_recorded_asks_the_provider_about_every_line(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    event = order_confirmed((700, 300))
+    give_up(service, event, RuntimeError("a bug on every attempt"))
+    assert payment_row(service, event.payment_id).status == "CAPTURE_FAILED"
+    assert [type(e) for e in published(service)] == [CaptureFailed, CaptureFailed]
+    assert provider.asked == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    assert provider.calls == {}
 
 
 def test_lines_beyond_the_authorization_are_refused_before_any_capture(

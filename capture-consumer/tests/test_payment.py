@@ -14,13 +14,10 @@ from capture.domain.errors import (
     InvalidTransition,
     LineAlreadyCaptured,
 )
-from capture.domain.model import (
-    PAYMENT_ORDER_NAMESPACE,
-    Payment,
-    PaymentOrder,
-    PaymentOrderStatus,
-    PaymentStatus,
-)
+from capture.domain.ledger import EntryKind
+from capture.domain.model import Payment
+from capture.domain.payment_order import PAYMENT_ORDER_NAMESPACE, PaymentOrder
+from capture.domain.states import PaymentOrderStatus, PaymentStatus
 from payment_events.events import CaptureFailed, PaymentCaptured, SellerLine
 
 
@@ -68,13 +65,56 @@ def test_a_failed_line_beside_captured_ones_makes_the_payment_partially_captured
     payment.fail_line(1, "authorization_not_capturable", "voided")
     assert payment.status is PaymentStatus.PARTIALLY_CAPTURED
     assert payment.captured_minor == 700
-    [failed] = payment.events
+    failed, captured = payment.events
     assert isinstance(failed, CaptureFailed)
     assert (failed.line_no, failed.amount_minor, failed.code) == (
         1,
         300,
         "authorization_not_capturable",
     )
+    assert isinstance(captured, PaymentCaptured)
+    assert captured.partial
+    assert captured.amount_minor == 700
+    assert [(line.line_no, line.capture_id) for line in captured.lines] == [(0, "cap_a")]
+
+
+def test_a_line_whose_answer_is_unknown_waits_pending_and_settles_later() -> None:
+    payment = Payment.split(order_confirmed((700, 300)))
+    payment.capture_line(0, "cap_a")
+    payment.pend_line(1)
+    payment.pend_line(1)  # asked again, still unknown: nothing moves
+    assert payment.orders[1].status is PaymentOrderStatus.PENDING_CAPTURE
+    assert payment.status is PaymentStatus.CAPTURE_PENDING
+    assert payment.pending_lines() == [payment.orders[1]]
+    assert payment.events == []
+
+    payment.capture_line(1, "cap_b")
+    assert payment.status is PaymentStatus.CAPTURED
+    [captured] = payment.events
+    assert isinstance(captured, PaymentCaptured)
+    assert not captured.partial
+
+
+def test_a_settled_line_cannot_go_back_to_pending() -> None:
+    payment = Payment.split(order_confirmed((700, 300)))
+    payment.capture_line(0, "cap_a")
+    payment.fail_line(1, "x", "x")
+    for line_no in (0, 1):
+        with pytest.raises(InvalidTransition):
+            payment.pend_line(line_no)
+
+
+def test_each_captured_line_posts_one_balanced_entry_crediting_its_seller() -> None:
+    payment = Payment.split(order_confirmed((700, 300)))
+    payment.capture_line(0, "cap_a")
+    payment.fail_line(1, "x", "x")
+    [entry] = payment.journal
+    assert entry.entry_id == f"capture:{payment.orders[0].payment_order_id}"
+    assert (entry.kind, entry.currency) == (EntryKind.CAPTURE, "EUR")
+    assert {(p.account, p.amount_minor) for p in entry.postings} == {
+        ("psp_receivable", -700),
+        ("seller:seller_0", 700),
+    }
 
 
 def test_every_line_failed_makes_the_payment_capture_failed() -> None:

@@ -1,124 +1,47 @@
 """The payment aggregate: money authorized for one confirmed order, split into one payment order
-per seller line, each captured at the provider on its own.
+per seller line, each captured at the provider on its own, and the refunds given back from it.
 
-A payment order goes CAPTURE_REQUESTED -> CAPTURED | CAPTURE_FAILED (or through PENDING_CAPTURE
-when the provider's answer is unknown). The payment goes CAPTURE_PENDING -> CAPTURED |
-PARTIALLY_CAPTURED | CAPTURE_FAILED once every line has settled. Settled states absorb. The
-payment checks that it never captures more than was authorized and that no line is captured
-twice; the events it records go to the outbox with the state change.
+The payment checks, at each change, that it never captures more than was authorized, that no
+line is captured twice, and that no line (hence no payment) has more refunded than captured,
+counting refunds still in flight. Every capture and refund of a line posts a balanced journal
+entry (`capture.domain.ledger`). Events and journal entries are recorded, not written: the unit
+of work stores them in the transaction of the state change.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from capture.domain.errors import (
     CaptureExceedsAuthorization,
+    InvalidRefund,
     InvalidSplit,
-    InvalidTransition,
-    LineAlreadyCaptured,
+    LineNotCaptured,
+    PaymentNotCaptured,
+    RefundExceedsCaptured,
+    RefundIdReused,
     UnknownLine,
+    UnknownRefundLine,
 )
-from payment_events.events import CapturedLine, CaptureFailed, Event, PaymentCaptured
+from capture.domain.events import capture_failed, payment_captured, payment_refunded, refund_failed
+from capture.domain.ledger import capture_entry, refund_entry
+from capture.domain.payment_order import PaymentOrder, payment_order_id_for
+from capture.domain.refund import Refund, SellerRefund
+from capture.domain.states import (
+    PAYMENT_ALLOWED,
+    PaymentOrderStatus,
+    PaymentStatus,
+    check_move,
+)
 
 if TYPE_CHECKING:
-    from payment_events.events import OrderConfirmed
-
-# Fixed forever: payment order ids are derived from it, and a retry must derive the same ids,
-# because each id is the reference of a capture request the provider may already hold under
-# that line's idempotency key (a different reference would be a different request).
-PAYMENT_ORDER_NAMESPACE = uuid.UUID("518de3e0-053a-414d-880d-7108dd8850d3")
+    from capture.domain.errors import RefundRefused
+    from capture.domain.ledger import JournalEntry
+    from payment_events.events import Event, OrderConfirmed, RefundRequested
 
 
-def payment_order_id_for(payment_id: str, line_no: int) -> str:
-    return str(uuid.uuid5(PAYMENT_ORDER_NAMESPACE, f"{payment_id}:{line_no}"))
-
-
-class PaymentOrderStatus(StrEnum):
-    CAPTURE_REQUESTED = "CAPTURE_REQUESTED"
-    PENDING_CAPTURE = "PENDING_CAPTURE"
-    CAPTURED = "CAPTURED"
-    CAPTURE_FAILED = "CAPTURE_FAILED"
-
-
-class PaymentStatus(StrEnum):
-    CAPTURE_PENDING = "CAPTURE_PENDING"
-    CAPTURED = "CAPTURED"
-    PARTIALLY_CAPTURED = "PARTIALLY_CAPTURED"
-    CAPTURE_FAILED = "CAPTURE_FAILED"
-
-
-ORDER_ALLOWED: dict[PaymentOrderStatus, set[PaymentOrderStatus]] = {
-    PaymentOrderStatus.CAPTURE_REQUESTED: {
-        PaymentOrderStatus.CAPTURED,
-        PaymentOrderStatus.CAPTURE_FAILED,
-        PaymentOrderStatus.PENDING_CAPTURE,
-    },
-    # Reached when a capture timed out; settled by asking the provider, never by charging again.
-    PaymentOrderStatus.PENDING_CAPTURE: {
-        PaymentOrderStatus.CAPTURED,
-        PaymentOrderStatus.CAPTURE_FAILED,
-    },
-    PaymentOrderStatus.CAPTURED: set(),
-    PaymentOrderStatus.CAPTURE_FAILED: set(),
-}
-
-PAYMENT_ALLOWED: dict[PaymentStatus, set[PaymentStatus]] = {
-    PaymentStatus.CAPTURE_PENDING: {
-        PaymentStatus.CAPTURED,
-        PaymentStatus.PARTIALLY_CAPTURED,
-        PaymentStatus.CAPTURE_FAILED,
-    },
-    PaymentStatus.CAPTURED: set(),
-    PaymentStatus.PARTIALLY_CAPTURED: set(),
-    PaymentStatus.CAPTURE_FAILED: set(),
-}
-
-SETTLED = {PaymentOrderStatus.CAPTURED, PaymentOrderStatus.CAPTURE_FAILED}
-
-
-@dataclass(eq=False)
-class PaymentOrder:
-    """One seller line of a payment: what is captured for that seller, and how it went."""
-
-    payment_order_id: str
-    payment_id: str
-    line_no: int
-    seller_id: str
-    amount_minor: int
-    status: PaymentOrderStatus = PaymentOrderStatus.CAPTURE_REQUESTED
-    capture_id: str | None = None
-    failure_code: str | None = None
-    failure_reason: str | None = None
-
-    @property
-    def idempotency_key_capture(self) -> str:
-        return f"{self.payment_id}:capture:{self.line_no}"
-
-    def ensure_capturable(self) -> None:
-        """Raises unless this line may be captured now; changes nothing."""
-        if self.status is PaymentOrderStatus.CAPTURED:
-            raise LineAlreadyCaptured(
-                f"payment order {self.payment_order_id} was already captured as {self.capture_id}"
-            )
-        self._check(PaymentOrderStatus.CAPTURED)
-
-    def capture(self, capture_id: str) -> None:
-        self.ensure_capturable()
-        self.status = PaymentOrderStatus.CAPTURED
-        self.capture_id = capture_id
-
-    def fail(self, code: str, reason: str) -> None:
-        self._check(PaymentOrderStatus.CAPTURE_FAILED)
-        self.status = PaymentOrderStatus.CAPTURE_FAILED
-        self.failure_code, self.failure_reason = code, reason
-
-    def _check(self, to: PaymentOrderStatus) -> None:
-        if to not in ORDER_ALLOWED[self.status]:
-            raise InvalidTransition(f"payment order {self.payment_order_id}: {self.status} -> {to}")
+NOT_CAPTURED_YET = {PaymentStatus.CAPTURE_PENDING, PaymentStatus.CAPTURE_FAILED}
 
 
 @dataclass(eq=False)
@@ -130,8 +53,11 @@ class Payment:
     authorized_minor: int
     orders: list[PaymentOrder]
     captured_minor: int = 0
+    refunded_minor: int = 0
     status: PaymentStatus = PaymentStatus.CAPTURE_PENDING
+    refunds: list[Refund] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)
 
     @classmethod
     def split(cls, confirmed: OrderConfirmed) -> Payment:
@@ -166,11 +92,16 @@ class Payment:
             ],
         )
 
-    def lines_to_capture(self) -> list[PaymentOrder]:
-        return [o for o in self.orders if o.status is PaymentOrderStatus.CAPTURE_REQUESTED]
+    # Capture ------------------------------------------------------------------------------------
+
+    def lines_to_settle(self) -> list[PaymentOrder]:
+        return [o for o in self.orders if not o.is_settled]
+
+    def pending_lines(self) -> list[PaymentOrder]:
+        return [o for o in self.orders if o.status is PaymentOrderStatus.PENDING_CAPTURE]
 
     def capture_line(self, line_no: int, capture_id: str) -> None:
-        order = self._order(line_no)
+        order = self.order(line_no)
         # Both rules are checked before anything changes, so a refusal leaves no half-step.
         order.ensure_capturable()
         if self.captured_minor + order.amount_minor > self.authorized_minor:
@@ -180,65 +111,205 @@ class Payment:
             )
         order.capture(capture_id)
         self.captured_minor += order.amount_minor
-        self._settle_when_done()
-
-    def fail_line(self, line_no: int, code: str, reason: str) -> None:
-        order = self._order(line_no)
-        order.fail(code, reason)
-        self.events.append(
-            CaptureFailed(
+        self.journal.append(
+            capture_entry(
                 payment_id=self.payment_id,
                 payment_order_id=order.payment_order_id,
-                line_no=order.line_no,
                 seller_id=order.seller_id,
                 currency=self.currency,
                 amount_minor=order.amount_minor,
-                code=code,
-                reason=reason,
             )
         )
         self._settle_when_done()
 
+    def pend_line(self, line_no: int) -> None:
+        """The provider's answer to this line's capture is unknown; asked again later."""
+        self.order(line_no).pend()
+
+    def fail_line(self, line_no: int, code: str, reason: str) -> None:
+        order = self.order(line_no)
+        order.fail(code, reason)
+        self.events.append(capture_failed(self, order))
+        self._settle_when_done()
+
     def _settle_when_done(self) -> None:
-        if any(o.status not in SETTLED for o in self.orders):
+        if self.lines_to_settle():
             return
         captured = [o for o in self.orders if o.status is PaymentOrderStatus.CAPTURED]
         if len(captured) == len(self.orders):
             self._move(PaymentStatus.CAPTURED)
-            self.events.append(self._captured_event(captured))
+            self.events.append(payment_captured(self, captured, partial=False))
         elif captured:
             self._move(PaymentStatus.PARTIALLY_CAPTURED)
+            self.events.append(payment_captured(self, captured, partial=True))
         else:
             self._move(PaymentStatus.CAPTURE_FAILED)
 
-    def _captured_event(self, captured: list[PaymentOrder]) -> PaymentCaptured:
-        lines = []
-        for o in captured:
-            assert o.capture_id is not None  # every CAPTURED payment order has one
-            lines.append(
-                CapturedLine(
-                    payment_order_id=o.payment_order_id,
-                    line_no=o.line_no,
-                    seller_id=o.seller_id,
-                    amount_minor=o.amount_minor,
-                    capture_id=o.capture_id,
-                )
-            )
-        return PaymentCaptured(
+    # Refunds ------------------------------------------------------------------------------------
+
+    def find_refund(self, refund_id: str) -> Refund | None:
+        return next((r for r in self.refunds if r.refund_id == refund_id), None)
+
+    def request_refund(self, requested: RefundRequested) -> Refund:
+        """Opens a refund of the requested seller lines; refused, changing nothing, unless every
+        line was captured and still has that much left to refund."""
+        self._ensure_new_refund(requested.refund_id)
+        self._check_refund_request(requested)
+        refund = Refund(
+            refund_id=requested.refund_id,
             payment_id=self.payment_id,
-            order_id=self.order_id,
-            currency=self.currency,
-            amount_minor=self.captured_minor,
-            lines=tuple(lines),
+            currency=requested.currency,
+            amount_minor=requested.amount_minor,
+            reason=requested.reason,
+            lines=[
+                SellerRefund(
+                    refund_id=requested.refund_id,
+                    line_no=line.line_no,
+                    payment_id=self.payment_id,
+                    payment_order_id=self.order(line.line_no).payment_order_id,
+                    seller_id=self.order(line.line_no).seller_id,
+                    amount_minor=line.amount_minor,
+                )
+                for line in sorted(requested.lines, key=lambda line: line.line_no)
+            ],
+        )
+        self.refunds.append(refund)
+        return refund
+
+    def refuse_refund(self, requested: RefundRequested, error: RefundRefused) -> Refund:
+        """Records the refund as failed, so the same request under another event id is known."""
+        self._ensure_new_refund(requested.refund_id)
+        refund = Refund(
+            refund_id=requested.refund_id,
+            payment_id=self.payment_id,
+            currency=requested.currency,
+            amount_minor=requested.amount_minor,
+            reason=requested.reason,
+        )
+        refund.fail(error.code, str(error))
+        self.refunds.append(refund)
+        self.events.append(refund_failed(refund))
+        return refund
+
+    def refund_line(self, refund_id: str, line_no: int, provider_refund_id: str) -> None:
+        refund, line = self._refund_line(refund_id, line_no)
+        order = self.order(line_no)
+        # Every rule is checked before anything changes, so a refusal leaves no half-step.
+        line.ensure_refundable()
+        if order.refunded_minor + line.amount_minor > order.captured_minor:
+            raise RefundExceedsCaptured(
+                f"payment order {order.payment_order_id}: refunding {line.amount_minor} on top "
+                f"of {order.refunded_minor} exceeds the {order.captured_minor} captured"
+            )
+        if self.refunded_minor + line.amount_minor > self.captured_minor:
+            raise RefundExceedsCaptured(
+                f"payment {self.payment_id}: refunding {line.amount_minor} on top of "
+                f"{self.refunded_minor} exceeds the {self.captured_minor} captured"
+            )
+        # The status follows the money at once, not when the whole refund settles.
+        status = (
+            PaymentStatus.REFUNDED
+            if self.refunded_minor + line.amount_minor == self.captured_minor
+            else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        if status is not self.status:
+            check_move(PAYMENT_ALLOWED, f"payment {self.payment_id}", self.status, status)
+        line.refund(provider_refund_id)
+        order.refunded_minor += line.amount_minor
+        self.refunded_minor += line.amount_minor
+        self.status = status
+        self.journal.append(
+            refund_entry(
+                payment_id=self.payment_id,
+                payment_order_id=order.payment_order_id,
+                refund_id=refund_id,
+                line_no=line_no,
+                seller_id=order.seller_id,
+                currency=self.currency,
+                amount_minor=line.amount_minor,
+            )
+        )
+        self._settle_refund_when_done(refund)
+
+    def pend_refund_line(self, refund_id: str, line_no: int) -> None:
+        """The provider's answer to this seller refund is unknown; asked again later."""
+        self._refund_line(refund_id, line_no)[1].pend()
+
+    def fail_refund_line(self, refund_id: str, line_no: int, code: str, reason: str) -> None:
+        refund, line = self._refund_line(refund_id, line_no)
+        line.fail(code, reason)
+        self._settle_refund_when_done(refund)
+
+    def refunding_minor(self, line_no: int) -> int:
+        """What open refunds are giving back from this line, not yet confirmed."""
+        return sum(
+            line.amount_minor
+            for refund in self.refunds
+            for line in refund.open_lines()
+            if line.line_no == line_no
         )
 
-    def _order(self, line_no: int) -> PaymentOrder:
-        for o in self.orders:
-            if o.line_no == line_no:
-                return o
-        raise UnknownLine(f"payment {self.payment_id} has no line {line_no}")
+    def _ensure_new_refund(self, refund_id: str) -> None:
+        if self.find_refund(refund_id) is not None:
+            raise RefundIdReused(f"payment {self.payment_id} already has refund {refund_id}")
+
+    def _check_refund_request(self, requested: RefundRequested) -> None:
+        subject = f"refund {requested.refund_id} of payment {self.payment_id}"
+        numbers = [line.line_no for line in requested.lines]
+        if not numbers or len(set(numbers)) != len(numbers):
+            raise InvalidRefund(f"{subject}: line numbers {numbers}")
+        if any(line.amount_minor <= 0 for line in requested.lines):
+            raise InvalidRefund(f"{subject}: a line has no positive amount")
+        if sum(line.amount_minor for line in requested.lines) != requested.amount_minor:
+            raise InvalidRefund(f"{subject}: lines do not add up to {requested.amount_minor}")
+        if requested.currency != self.currency:
+            raise InvalidRefund(f"{subject}: {requested.currency}, captured in {self.currency}")
+        if self.status in NOT_CAPTURED_YET:
+            raise PaymentNotCaptured(f"{subject}: the payment is {self.status}")
+        for line in requested.lines:
+            order = self._find_order(line.line_no)
+            if order is None:
+                raise UnknownRefundLine(f"{subject}: no line {line.line_no}")
+            if order.status is not PaymentOrderStatus.CAPTURED:
+                raise LineNotCaptured(f"{subject}: line {line.line_no} is {order.status}")
+            left = order.captured_minor - order.refunded_minor - self.refunding_minor(line.line_no)
+            if line.amount_minor > left:
+                raise RefundExceedsCaptured(
+                    f"{subject}: line {line.line_no} has {left} left to refund, "
+                    f"{line.amount_minor} asked"
+                )
+
+    def _settle_refund_when_done(self, refund: Refund) -> None:
+        if refund.open_lines():
+            return
+        refunded = refund.refunded_lines()
+        if not refunded:
+            # Every line refused: no money moved, the refund failed for the first line's reason.
+            first = refund.lines[0]
+            refund.fail(first.failure_code or "refund_failed", first.failure_reason or "")
+            self.events.append(refund_failed(refund))
+            return
+        refund.complete()
+        self.events.append(payment_refunded(self, refund, refunded))
+
+    # --------------------------------------------------------------------------------------------
+
+    def _refund_line(self, refund_id: str, line_no: int) -> tuple[Refund, SellerRefund]:
+        refund = self.find_refund(refund_id)
+        line = refund.line(line_no) if refund is not None else None
+        if refund is None or line is None:
+            raise UnknownRefundLine(f"payment {self.payment_id}: refund {refund_id} line {line_no}")
+        return refund, line
+
+    def _find_order(self, line_no: int) -> PaymentOrder | None:
+        return next((o for o in self.orders if o.line_no == line_no), None)
+
+    def order(self, line_no: int) -> PaymentOrder:
+        order = self._find_order(line_no)
+        if order is None:
+            raise UnknownLine(f"payment {self.payment_id} has no line {line_no}")
+        return order
 
     def _move(self, to: PaymentStatus) -> None:
-        if to not in PAYMENT_ALLOWED[self.status]:
-            raise InvalidTransition(f"payment {self.payment_id}: {self.status} -> {to}")
+        check_move(PAYMENT_ALLOWED, f"payment {self.payment_id}", self.status, to)
         self.status = to
