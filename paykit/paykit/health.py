@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -40,6 +41,11 @@ def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
     return all(r == "ok" for r in results.values()), results
 
 
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    # A slow route (a balance query) must not hold up a liveness probe.
+    daemon_threads = True
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -56,7 +62,9 @@ class HealthServer:
         self._checks = checks
         self._routes = routes or {}
         self._metrics = make_wsgi_app()
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._server: WSGIServer = make_server(
+            host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
