@@ -20,7 +20,7 @@ from paykit.dispatch import GiveUp, Handler, Outcome, U, is_infrastructure
 from paykit.kafka import consumer_config
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
-from payment_events.codec import DecodeError, RegistryUnavailable
+from payment_events.codec import DecodeError
 
 if TYPE_CHECKING:
     import threading
@@ -133,7 +133,7 @@ class ConsumerLoop(Generic[U]):
                 MESSAGES.labels(msg.topic, outcome).inc()
                 return True
             except Exception as e:
-                if not (is_infrastructure(e) or isinstance(e, RegistryUnavailable)):
+                if not is_infrastructure(e):
                     raise
                 RETRIES.labels(msg.topic).inc()
                 log.warning("infrastructure_retry", attempt=attempt, error=repr(e)[:500])

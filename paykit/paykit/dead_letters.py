@@ -4,6 +4,7 @@ naming the error, so its partition can move on and ops can inspect and replay it
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -39,11 +40,14 @@ class DeadLetters:
             ("dlq.attempts", str(attempts)),
             ("dlq.failed_at", datetime.now(UTC).isoformat()),
         ]
-        failures: list[KafkaError] = []
+        # The consumer loop and the retry worker share this producer, and a flush may run the
+        # other thread's callbacks: wait for this message's own delivery report.
+        outcome: list[KafkaError | None] = []
+        reported = threading.Event()
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(err)
+            outcome.append(err)
+            reported.set()
 
         self._producer.produce(
             f"{msg.topic}.dlq",
@@ -52,6 +56,9 @@ class DeadLetters:
             headers=headers,
             on_delivery=delivered,
         )
-        if self._producer.flush(30) or failures:
-            raise KafkaException(failures[0] if failures else KafkaError(KafkaError._MSG_TIMED_OUT))
+        self._producer.flush(30)
+        if not reported.wait(5):
+            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT))
+        if outcome[0] is not None:
+            raise KafkaException(outcome[0])
         DEAD_LETTERS.labels(msg.topic, error_code(error)).inc()

@@ -19,7 +19,7 @@ from paykit.errors import PermanentError, RetryLater, TransientError
 from paykit.messages import trace_of
 from paykit.metrics import GIVE_UPS, MESSAGES
 from paykit.unit_of_work import UnitOfWork
-from payment_events.codec import DecodeError
+from payment_events.codec import DecodeError, RegistryUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,9 +51,13 @@ def is_infrastructure(error: BaseException) -> bool:
     """An error about the world every message needs (database, broker), not about this one."""
     from confluent_kafka import KafkaException
 
-    if isinstance(error, TransientError | OperationalError | KafkaException):
+    if isinstance(error, TransientError | OperationalError | KafkaException | RegistryUnavailable):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+class NoHandler(PermanentError):
+    code = "no_handler"
 
 
 class GaveUp(RetryLater):
@@ -105,7 +109,7 @@ class Dispatcher(Generic[U]):
                 uow.commit()
                 log.info("message_parked_behind_earlier")
                 return Outcome.PARKED
-            return self._attempt(uow, msg, event, handler, parked=None)
+            return self._attempt_guarded(uow, msg, event, handler, parked=None)
 
     def retry_due(self) -> bool:
         """Tries the most overdue parked message; False when none is due."""
@@ -131,10 +135,30 @@ class Dispatcher(Generic[U]):
                 correlation_id=trace.correlation_id,
             )
             uow.trace = trace
-            handler = self._handlers[type(event)]
-            outcome = self._attempt(uow, msg, event, handler, parked)
+            handler = self._handlers.get(type(event))
+            if handler is None:  # parked by a version of this service that handled it
+                self._dead_letters.send(msg, NoHandler(type(event).__name__), parked.attempts + 1)
+                retries.remove(uow.session, parked)
+                uow.commit()
+                return True
+            outcome = self._attempt_guarded(uow, msg, event, handler, parked)
         MESSAGES.labels(msg.topic, f"retry_{outcome}").inc()
         return True
+
+    def _attempt_guarded(
+        self, uow: U, msg: Received, event: Event, handler: Handler[U], parked: Parked | None
+    ) -> Outcome:
+        try:
+            return self._attempt(uow, msg, event, handler, parked)
+        except Exception as e:
+            if is_infrastructure(e):
+                raise
+            # The transaction failed at commit (a deferred constraint, an event that cannot be
+            # encoded): nothing of it holds. Park the message like any other surprise.
+            log.exception("commit_failed")
+            uow.session.rollback()
+            uow.discard_recorded()
+            return self._defer_after_failed_commit(msg, event, parked, e)
 
     def _attempt(
         self, uow: U, msg: Received, event: Event, handler: Handler[U], parked: Parked | None
@@ -142,34 +166,36 @@ class Dispatcher(Generic[U]):
         """Runs the handler inside a savepoint, so that whatever it did can be undone while the
         schedule row (locked in the same transaction) is still updated."""
         uow.attempt = (parked.attempts if parked else 0) + 1
+        mark = uow.recorded_count()
         savepoint = uow.session.begin_nested()
         try:
-            if not uow.claim(event.event_id, msg.topic, msg.partition, msg.offset):
-                savepoint.commit()
-                log.info("duplicate_ignored")
-                return self._finish(uow, parked, Outcome.DUPLICATE)
-            handler(event, uow)
-            if uow.retry_reason is not None:
-                # Keep what the handler did, not its claim: the message is handled again later.
-                uow.unclaim(event.event_id)
-                savepoint.commit()
-                return self._defer(uow, msg, event, parked, RetryLater(uow.retry_reason))
+            claimed = uow.claim(event.event_id, msg.topic, msg.partition, msg.offset)
+            if claimed:
+                handler(event, uow)
+                if uow.retry_reason is not None:
+                    # Keep what the handler did, not its claim: it is handled again later.
+                    uow.unclaim(event.event_id)
             savepoint.commit()
-            return self._finish(uow, parked, Outcome.HANDLED)
         except PermanentError as e:
-            self._undo(uow, savepoint)
+            self._undo(uow, savepoint, mark)
             log.error("message_rejected", code=e.code, error=str(e))
             self._dead_letters.send(msg, e, uow.attempt)
             return self._finish(uow, parked, Outcome.DEAD_LETTERED)
         except Exception as e:
             if is_infrastructure(e):
                 raise
-            self._undo(uow, savepoint)
+            self._undo(uow, savepoint, mark)
             if not isinstance(e, RetryLater):
                 # Unclassified: a bug or a surprise. Retried on the schedule like a provider
                 # outage, then given up with its dead letter; it never blocks the partition.
                 log.exception("handler_failed")
             return self._defer(uow, msg, event, parked, e)
+        if not claimed:
+            log.info("duplicate_ignored")
+            return self._finish(uow, parked, Outcome.DUPLICATE)
+        if uow.retry_reason is not None:
+            return self._defer(uow, msg, event, parked, RetryLater(uow.retry_reason))
+        return self._finish(uow, parked, Outcome.HANDLED)
 
     def _defer(
         self, uow: U, msg: Received, event: Event, parked: Parked | None, error: BaseException
@@ -197,6 +223,21 @@ class Dispatcher(Generic[U]):
         )
         return Outcome.PARKED
 
+    def _defer_after_failed_commit(
+        self, msg: Received, event: Event, parked: Parked | None, error: BaseException
+    ) -> Outcome:
+        with self._uow_factory() as uow:
+            uow.attempt = (parked.attempts if parked else 0) + 1
+            if parked is not None and not retries.lock(uow.session, parked):
+                return Outcome.PARKED  # another instance took it meanwhile
+            if self.policy.exhausted(uow.attempt):
+                # No give-up handler here: its commit could fail the same way. The inbox is not
+                # claimed, so replaying the dead letter after a fix handles the event.
+                self._dead_letters.send(msg, GaveUp(uow.attempt, error), uow.attempt)
+                GIVE_UPS.labels(msg.topic).inc()
+                return self._finish(uow, parked, Outcome.DEAD_LETTERED)
+            return self._defer(uow, msg, event, parked, error)
+
     def _abandon(
         self, uow: U, msg: Received, event: Event, parked: Parked | None, error: GaveUp
     ) -> Outcome:
@@ -204,16 +245,21 @@ class Dispatcher(Generic[U]):
         # second copy on the dead-letter topic), never loses the record of giving up.
         self._dead_letters.send(msg, error, uow.attempt)
         give_up = self._give_up.get(type(event))
+        uow.retry_reason = None
+        mark = uow.recorded_count()
         savepoint = uow.session.begin_nested()
         try:
-            uow.claim(event.event_id, msg.topic, msg.partition, msg.offset)
             if give_up is not None:
                 give_up(event, uow, error.last_error)
+            # Claimed only when the give-up recorded a terminal state; otherwise replaying the
+            # dead letter must handle the event again.
+            if give_up is not None and uow.retry_reason is None:
+                uow.claim(event.event_id, msg.topic, msg.partition, msg.offset)
             savepoint.commit()
         except Exception as e:
             if is_infrastructure(e):
                 raise
-            self._undo(uow, savepoint)
+            self._undo(uow, savepoint, mark)
             log.exception("give_up_failed")
         GIVE_UPS.labels(msg.topic).inc()
         log.error("message_given_up", attempts=uow.attempt, error=str(error))
@@ -226,6 +272,7 @@ class Dispatcher(Generic[U]):
         return outcome
 
     @staticmethod
-    def _undo(uow: U, savepoint: Any) -> None:
+    def _undo(uow: U, savepoint: Any, mark: int) -> None:
+        """Rolls back to the savepoint and forgets the events recorded since it."""
         savepoint.rollback()
-        uow.discard_recorded()
+        uow.discard_recorded(since=mark)

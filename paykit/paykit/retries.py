@@ -116,6 +116,16 @@ def take_due(session: Session) -> Parked | None:
     return Parked(row.id, row.event_id, row.payment_id, row.attempts, message)
 
 
+def lock(session: Session, parked: Parked) -> bool:
+    """Locks a parked message again after its transaction failed; False if it is gone or held."""
+    found = session.execute(
+        select(retry_schedule.c.id)
+        .where(retry_schedule.c.id == parked.id)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return found is not None
+
+
 def reschedule(
     session: Session, parked: Parked, *, attempts: int, delay: float, error: str
 ) -> None:

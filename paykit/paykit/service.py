@@ -70,7 +70,8 @@ def consume(
     client_id: str,
 ) -> tuple[ConsumerLoop[Any], RetryWorker]:
     """The consumer loop and the retry worker of a service, sharing one dispatcher; tests that
-    run a service's loop build it here too."""
+    run a service's loop build it here too. `producer` sends dead letters only: sharing the
+    relay's would let one thread's flush swallow the other's delivery reports."""
     settings = wiring.settings
     dead_letters = DeadLetters(producer, settings.service_name)
     dispatcher: Dispatcher[Any] = Dispatcher(
@@ -114,6 +115,7 @@ def run_consumer_service(
 
     client_id = f"{settings.service_name}@{socket.gethostname()}"
     producer = Producer(producer_config(settings.kafka_bootstrap_servers, client_id))
+    dead_letter_producer = Producer(producer_config(settings.kafka_bootstrap_servers, client_id))
     relay = OutboxRelay(
         wiring.engine,
         producer,
@@ -123,7 +125,7 @@ def run_consumer_service(
     )
     loop, retry_worker = consume(
         wiring,
-        producer,
+        dead_letter_producer,
         topics=topics,
         handlers=handlers,
         uow_factory=uow_factory,
@@ -168,6 +170,7 @@ def run_consumer_service(
         relay_thread.join(timeout=35)
         retry_thread.join(timeout=35)
         producer.flush(10)
+        dead_letter_producer.flush(10)
         health.stop()
         wiring.engine.dispose()
         log.info("service_stopped")

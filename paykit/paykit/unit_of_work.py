@@ -68,9 +68,12 @@ class UnitOfWork:
     def unclaim(self, event_id: str) -> None:
         self.session.execute(delete(inbox).where(inbox.c.event_id == event_id))
 
-    def discard_recorded(self) -> None:
-        """Forgets events recorded by a handler whose changes were rolled back."""
-        self._recorded = []
+    def recorded_count(self) -> int:
+        return len(self._recorded)
+
+    def discard_recorded(self, since: int = 0) -> None:
+        """Forgets the events recorded after the first `since`, whose changes were rolled back."""
+        del self._recorded[since:]
 
     def retry_later(self, reason: str) -> None:
         """Commit what the handler did, and handle this message again later from the retry

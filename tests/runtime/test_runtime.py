@@ -411,3 +411,68 @@ def test_one_unpublishable_outbox_row_does_not_hold_back_the_others(
         relay.relay_once()
     assert relay.backlog() == 1  # only the bad row is left
     assert sorted(m.value() for m in read_all(broker, topic, 2)) == [b"first", b"third"]
+
+
+def test_a_transaction_that_fails_at_commit_is_parked_not_fatal(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    bad, fine = initiated(), initiated()
+
+    def record_unencodable(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        record_effect(event, uow)
+        if event.payment_id == bad.payment_id:  # fails only when the outbox row is encoded
+            uow.record(PaymentFailed(payment_id=event.payment_id, code=None, reason="x"))  # type: ignore[arg-type]
+
+    produce(
+        broker, topic, (bad.payment_id, codec.encode(bad)), (fine.payment_id, codec.encode(fine))
+    )
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, record_unencodable, group):
+        wait_for(lambda: effects_of(engine, fine.payment_id), 30, "the healthy payment handled")
+        [dead] = read_all(broker, f"{topic}.dlq", 1)
+        wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule emptied")
+    assert dict(dead.headers())["dlq.attempts"] == str(FAST_RETRIES.max_attempts).encode()
+    assert effects_of(engine, bad.payment_id) == []
+
+
+def test_a_message_given_up_without_a_terminal_state_is_handled_when_replayed(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    outage = threading.Event()
+    outage.set()
+
+    def call_provider(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        if outage.is_set():
+            raise RetryLater("provider answered 503")
+        record_effect(event, uow)
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, call_provider, group):
+        [dead] = read_all(broker, f"{topic}.dlq", 1)
+        wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule emptied")
+        outage.clear()
+        produce(broker, topic, (event.payment_id, dead.value()))  # ops replay the dead letter
+        wait_for(lambda: effects_of(engine, event.payment_id), 30, "the replay handled")
+
+
+def test_events_of_work_kept_by_retry_later_survive_a_failing_give_up(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    def keep_part_and_retry(event: PaymentInitiated, uow: UnitOfWork) -> None:
+        record_effect(event, uow)
+        uow.retry_later("one line still pending")
+
+    def broken_give_up(event: PaymentInitiated, uow: UnitOfWork, error: BaseException) -> None:
+        raise RuntimeError("a bug in the give-up")
+
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, keep_part_and_retry, group, give_up=broken_give_up):
+        read_all(broker, f"{topic}.dlq", 1)
+        wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule emptied")
+    attempts = FAST_RETRIES.max_attempts
+    assert len(effects_of(engine, event.payment_id)) == attempts
+    assert count(engine, outbox) == attempts  # every kept change has its event
