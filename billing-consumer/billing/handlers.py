@@ -10,6 +10,7 @@ from billing.domain.errors import UnknownPayment
 from billing.domain.model import Authorization, AuthorizationStatus
 from paykit.errors import RetryLater
 from paykit.provider import Authorization as ProviderAuthorization
+from paykit.provider import ProviderUnavailable
 from payment_events.events import Event, OrderFailed, PaymentInitiated
 
 if TYPE_CHECKING:
@@ -76,13 +77,28 @@ def fail_authorization(
     error: BaseException,
     provider: PaymentProvider,
 ) -> None:
-    """Retries are used up: the payment fails, so the shopper is told instead of waiting."""
+    """Retries are used up. The last call may still have reached the provider, so ask it once
+    more: a hold it placed is released (the shopper is told the payment failed, and must not be
+    left with money held for it). Only then does the payment fail."""
     authorization = uow.authorizations.get(event.payment_id)
     if authorization is None:
         authorization = Authorization.request(event)
         uow.authorizations.add(authorization)
     elif authorization.status is not AuthorizationStatus.REQUESTED:
         return
+    try:
+        held = settled_authorization(provider, authorization)
+        if held is not None and held.status == "authorized":
+            provider.void(
+                idempotency_key=authorization.idempotency_key_void,
+                authorization_id=held.id,
+                reference=authorization.payment_id,
+            )
+            log.warning("late_authorization_voided", authorization_id=held.id)
+    except ProviderUnavailable as e:
+        # Not even the lookup answers: a hold placed by a lost call, if any, expires at the
+        # provider (docs/failure-modes.md, known limits).
+        log.error("authorization_outcome_unknown_at_give_up", error=str(e))
     code = "provider_unavailable" if isinstance(error, RetryLater) else "authorization_failed"
     authorization.fail(code, f"no answer from the payment provider after retries: {error}"[:500])
     log.error("authorization_given_up", code=code)

@@ -171,6 +171,22 @@ def test_when_retries_are_used_up_the_payment_fails_with_provider_unavailable(
     assert status_of(service, event.payment_id) == "FAILED"
 
 
+def test_a_hold_placed_by_a_lost_last_call_is_released_when_giving_up(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    provider.answers_lost_for = 1
+    with pytest.raises(ProviderUnavailable):
+        deliver(service, event)  # the provider authorized; billing never heard back
+    with service.unit_of_work() as uow:
+        service.give_up[PaymentInitiated](event, uow, ProviderUnavailable("timed out"))
+        uow.commit()
+    assert provider.calls[f"{event.payment_id}:void"] == 1
+    [failed] = published(service)
+    assert isinstance(failed, PaymentFailed)
+    assert status_of(service, event.payment_id) == "FAILED"
+
+
 def test_a_timed_out_void_is_settled_by_asking_the_provider(
     service: Billing, provider: FakeProvider
 ) -> None:
