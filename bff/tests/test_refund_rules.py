@@ -3,6 +3,7 @@ and how the outcomes move the refund and the payment's status."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -21,6 +22,7 @@ from bff.domain.errors import (
     InvalidRefund,
     PaymentNotRefundable,
     RefundExceedsCaptured,
+    RefundLinesNotRequested,
     UnknownLine,
     UnknownRefund,
 )
@@ -204,6 +206,77 @@ def test_a_paid_back_refund_makes_the_payment_partially_then_fully_refunded() ->
     assert payment.refunded_minor == payment.captured_minor == 1250
     assert payment.refundable_minor == 0
     assert [h.event for h in payment.history][-2:] == ["PaymentRefunded", "PaymentRefunded"]
+
+
+def test_a_refund_paid_back_in_part_keeps_what_went_back_and_frees_the_refused_line() -> None:
+    # The provider refused line 1 of a 50 + 50 refund: capture-consumer announces only line 0.
+    payment = captured_payment([50, 50])
+    pid = payment.payment_id
+    refund = payment.request_refund(refund_id=refund_id())
+    assert refund.amount_minor == 100
+
+    payment.record_refund(
+        refunded(pid, refund.refund_id, {0: 50}, refunded_minor=50, captured_minor=100)
+    )
+
+    assert (refund.status, refund.amount_minor) == (R.REFUNDED, 50)
+    assert refund.lines == (RefundLine(line_no=0, amount_minor=50),)
+    assert payment.status is S.PARTIALLY_REFUNDED
+    assert payment.refunded_minor == 50
+    assert [(b.refunded_minor, b.refundable_minor) for b in payment.line_balances()] == [
+        (50, 0),
+        (0, 50),
+    ]
+    assert payment.refundable_minor == 50
+    again = payment.request_refund(refund_id=refund_id(), lines=[(1, 50)])
+    assert again.lines == (RefundLine(line_no=1, amount_minor=50),)
+
+    payment.record_refund(  # a repeat of the first outcome changes nothing
+        refunded(pid, refund.refund_id, {0: 50}, refunded_minor=50, captured_minor=100)
+    )
+    assert (refund.amount_minor, payment.refundable_minor) == (50, 0)
+
+
+@pytest.mark.parametrize(
+    "paid_back",
+    [{2: 100}, {0: 401}, {1: 100}, {}],
+    ids=["a line of another payment", "more than asked", "a line not asked", "no line"],
+)
+def test_an_outcome_paying_back_what_the_refund_did_not_ask_is_refused(
+    paid_back: dict[int, int],
+) -> None:
+    payment = captured_payment([1000, 250, 100])
+    refund = payment.request_refund(refund_id=refund_id(), lines=[(0, 400)])
+
+    with pytest.raises(RefundLinesNotRequested) as refused:
+        payment.record_refund(
+            refunded(
+                payment.payment_id,
+                refund.refund_id,
+                paid_back,
+                refunded_minor=400,
+                captured_minor=1350,
+            )
+        )
+    assert refused.value.code == "refund_lines_not_requested"
+    assert (refund.status, refund.amount_minor, payment.refunded_minor) == (
+        R.REFUND_REQUESTED,
+        400,
+        0,
+    )
+    assert refund.lines == (RefundLine(line_no=0, amount_minor=400),)
+
+
+def test_an_outcome_whose_lines_do_not_add_up_to_its_amount_is_refused() -> None:
+    payment = captured_payment([1000])
+    refund = payment.request_refund(refund_id=refund_id(), lines=[(0, 400)])
+    event = refunded(
+        payment.payment_id, refund.refund_id, {0: 400}, refunded_minor=400, captured_minor=1000
+    )
+
+    with pytest.raises(RefundLinesNotRequested):
+        payment.record_refund(dataclasses.replace(event, amount_minor=300))
+    assert refund.status is R.REFUND_REQUESTED
 
 
 def test_a_failed_refund_leaves_the_status_and_frees_its_amount_for_another_try() -> None:

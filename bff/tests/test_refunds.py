@@ -369,6 +369,37 @@ def test_a_failed_refund_shows_its_reason_and_may_be_asked_again(
     assert len(refund_events(bff_database)) == 2
 
 
+def test_a_refund_the_provider_refused_in_part_leaves_the_refused_line_refundable(
+    api: TestClient, projector: Projector
+) -> None:
+    payment_id = captured_payment(api, projector)
+    whole = refund(api, payment_id).json()
+    assert whole["amount_minor"] == 1250
+
+    # The provider refused line 1: PaymentRefunded lists line 0 only.
+    deliver(
+        projector,
+        refunded(
+            payment_id, whole["refund_id"], {0: 1000}, refunded_minor=1000, captured_minor=1250
+        ),
+    )
+    shown = status(api, payment_id)
+    assert (shown["status"], shown["refunded_minor"], shown["refundable_minor"]) == (
+        "PARTIALLY_REFUNDED",
+        1000,
+        250,
+    )
+    [shown_refund] = shown["refunds"]
+    assert (shown_refund["status"], shown_refund["amount_minor"]) == ("REFUNDED", 1000)
+    assert shown_refund["lines"] == [{"line_no": 0, "amount_minor": 1000}]
+    assert [(x["refunded_minor"], x["refundable_minor"]) for x in shown["lines"]] == [
+        (1000, 0),
+        (0, 250),
+    ]
+    rest = refund(api, payment_id, {"lines": [{"line_no": 1, "amount_minor": 250}]})
+    assert (rest.status_code, rest.json()["amount_minor"]) == (202, 250)
+
+
 def test_a_partial_capture_refunds_only_the_captured_lines(
     api: TestClient, projector: Projector
 ) -> None:

@@ -49,6 +49,7 @@ from payment_events.events import (
     PaymentSucceeded,
     PaymentVoided,
     RefundFailed,
+    RefundLine,
     RefundRequested,
 )
 
@@ -106,6 +107,7 @@ class World:
     refunded: dict[int, int] = field(default_factory=dict)
     open_refunds: dict[str, RefundRequested] = field(default_factory=dict)
     outcomes: dict[str, RefundStatus] = field(default_factory=dict)
+    paid_back: dict[str, tuple[RefundLine, ...]] = field(default_factory=dict)  # by refund id
 
     @classmethod
     def of(
@@ -232,25 +234,32 @@ class PaymentLifecycle(RuleBasedStateMachine):
         self.world.open_refunds[refund.refund_id] = requested
 
     @precondition(lambda self: bool(self.world.open_refunds))
-    @rule(data=st.data(), paid_back=st.booleans())
-    def the_provider_settles_a_refund(self, data: st.DataObject, paid_back: bool) -> None:
+    @rule(data=st.data())
+    def the_provider_settles_a_refund(self, data: st.DataObject) -> None:
+        """As capture-consumer does: the provider pays back or refuses each line on its own;
+        every line refused is RefundFailed, otherwise PaymentRefunded lists what went back."""
         refund_id = data.draw(st.sampled_from(sorted(self.world.open_refunds)))
         requested = self.world.open_refunds.pop(refund_id)
         pid = self.world.payment_id
+        numbers = [x.line_no for x in requested.lines]
+        refused = data.draw(st.just(set()) | st.sets(st.sampled_from(numbers)), label="refused")
+        paid_back = tuple(x for x in requested.lines if x.line_no not in refused)
         if not paid_back:
             self.world.outcomes[refund_id] = RefundStatus.REFUND_FAILED
             self.published.append(refund_failed(pid, refund_id, requested.amount_minor))
             return
-        for line in requested.lines:
+        note(f"refund paid back: {len(paid_back)} of {len(requested.lines)} lines")
+        for line in paid_back:
             self.world.refunded[line.line_no] = (
                 self.world.refunded.get(line.line_no, 0) + line.amount_minor
             )
         self.world.outcomes[refund_id] = RefundStatus.REFUNDED
+        self.world.paid_back[refund_id] = paid_back
         self.published.append(
             refunded(
                 pid,
                 refund_id,
-                {x.line_no: x.amount_minor for x in requested.lines},
+                {x.line_no: x.amount_minor for x in paid_back},
                 refunded_minor=sum(self.world.refunded.values()),
                 captured_minor=sum(self.world.captured.values()),
             )
@@ -267,6 +276,11 @@ class PaymentLifecycle(RuleBasedStateMachine):
         for refund in self.payment.refunds:
             expected = self.world.outcomes.get(refund.refund_id, RefundStatus.REFUND_REQUESTED)
             assert refund.status is expected
+            if expected is RefundStatus.REFUNDED:  # what went back, not what was asked
+                assert refund.lines == self.world.paid_back[refund.refund_id]
+                assert refund.amount_minor == sum(x.amount_minor for x in refund.lines)
+        for balance in self.payment.line_balances():
+            assert balance.refunded_minor == self.world.refunded.get(balance.line_no, 0)
         truth = sum(max(0, self.world.refundable(n)) for n in range(len(self.world.amounts)))
         assert self.payment.refundable_minor == truth
 

@@ -96,13 +96,21 @@ def give_up_capture(
     error: BaseException,
     provider: PaymentProvider,
 ) -> None:
+    """The last try on the lines still open (see `give_up_captures`). A line the provider could
+    still not be reached about stays pending, and `uow.retry_later` tells the runtime the message
+    is not finished: it dead-letters it without marking it handled, so replaying the dead letter
+    settles the line (the handler is re-entrant)."""
     payment = uow.payments.get(event.payment_id)
     if payment is None:
         # No attempt got as far as recording it; whatever it sent, the provider is asked below.
         payment = Payment.split(event)
         uow.payments.add(payment)
-    give_up_captures(payment, provider, f"gave up after retries: {error}")
+    left = give_up_captures(payment, provider)
     keep(uow, payment)
+    if left:
+        uow.retry_later(
+            f"gave up after retries ({error}) with {len(left)} seller lines pending capture"
+        )
 
 
 def give_up_refund(
@@ -111,14 +119,19 @@ def give_up_refund(
     error: BaseException,
     provider: PaymentProvider,
 ) -> None:
+    """The last try on the refund's open lines (see `give_up_refund_lines`); a line left open
+    makes it `uow.retry_later`, as `give_up_capture` does."""
     payment = uow.payments.get(event.payment_id)
     if payment is None:
         refuse_unknown_payment(event, uow)  # nothing can have moved without a payment
         return
     refund = payment.find_refund(event.refund_id) or open_refund(event, uow, payment)
-    if not refund.is_settled:
-        give_up_refund_lines(payment, refund, provider, f"gave up after retries: {error}")
+    left = [] if refund.is_settled else give_up_refund_lines(payment, refund, provider)
     keep(uow, payment)
+    if left:
+        uow.retry_later(
+            f"gave up after retries ({error}) with {len(left)} seller lines pending refund"
+        )
 
 
 def keep(uow: CaptureUnitOfWork, payment: Payment) -> None:

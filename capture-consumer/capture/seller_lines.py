@@ -3,7 +3,11 @@ provider is settled by asking it (`find_operations` under the line's idempotency
 adopting what it did; only a line it has no record of is sent, and always under the same key, so
 nothing is ever charged or refunded twice.
 
-A line whose call got no usable answer (`ProviderUnavailable`) is left pending, the others go on.
+A line whose call got no usable answer (`ProviderUnavailable`), or whose operation the provider
+reports in a status that is neither done nor failed, is left pending, the others go on. A line
+fails only on the provider's word: its refusal (`ProviderRejected`) or an operation it reports
+failed. Giving up never fails a line for want of an answer: "no record yet" may be a request
+still on its way, so the line is sent once more under its key instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,20 @@ log = structlog.get_logger()
 # The provider API's status of an operation that moved the money.
 CAPTURE_SUCCEEDED = "succeeded"
 REFUND_SUCCEEDED = "refunded"
+# Statuses in which the provider says an operation ended without moving the money, for good.
+# Any other status (`pending`, `processing`, one never heard of) says nothing final.
+FAILED_STATUSES = frozenset({"failed", "declined", "canceled", "cancelled", "rejected"})
+
+
+def failed_status(status: str) -> bool:
+    return status.lower() in FAILED_STATUSES
+
+
+def failure_of(
+    status: str, decline_code: str | None, decline_reason: str | None
+) -> tuple[str, str]:
+    """The code and reason a line fails with when the provider reports its operation failed."""
+    return decline_code or status.lower(), decline_reason or f"the provider reports it {status}"
 
 
 def operation_under(provider: PaymentProvider, idempotency_key: str, kind: str) -> Operation | None:
@@ -67,7 +85,9 @@ def ask_about_captures(
         if done is None:
             unheard.append(order)
         else:
-            adopt_capture(payment, order, done.id, done.status)
+            adopt_capture(
+                payment, order, done.id, done.status, done.decline_code, done.decline_reason
+            )
     return unheard
 
 
@@ -91,9 +111,22 @@ def send_capture(payment: Payment, order: PaymentOrder, provider: PaymentProvide
         adopt_capture(payment, order, capture.id, capture.status)
 
 
-def adopt_capture(payment: Payment, order: PaymentOrder, capture_id: str, status: str) -> None:
+def adopt_capture(
+    payment: Payment,
+    order: PaymentOrder,
+    capture_id: str,
+    status: str,
+    decline_code: str | None = None,
+    decline_reason: str | None = None,
+) -> None:
+    if failed_status(status):
+        # The provider's word that this capture took no money and never will.
+        code, reason = failure_of(status, decline_code, decline_reason)
+        payment.fail_line(order.line_no, code, reason)
+        log.warning("seller_line_capture_failed", line_no=order.line_no, code=code, status=status)
+        return
     if status != CAPTURE_SUCCEEDED:
-        # Answered, but not as a capture that took the money: not captured until it says so.
+        # Answered, but not saying how it ended: not captured until it says so.
         payment.pend_line(order.line_no)
         log.warning("seller_line_capture_not_confirmed", line_no=order.line_no, status=status)
         return
@@ -107,13 +140,19 @@ def adopt_capture(payment: Payment, order: PaymentOrder, capture_id: str, status
     )
 
 
-def give_up_captures(payment: Payment, provider: PaymentProvider, reason: str) -> None:
-    """Last word on the lines still open: captured if the provider says so, failed if it has no
-    record of them, left pending (and logged) if it cannot tell."""
-    for order in ask_about_captures(payment, provider, payment.lines_to_settle()):
-        payment.fail_line(order.line_no, "provider_unavailable", reason)
-    for order in payment.lines_to_settle():
+def give_up_captures(payment: Payment, provider: PaymentProvider) -> list[PaymentOrder]:
+    """Last try on the lines still open; returns those it could not settle.
+
+    Every open line is asked about and what the provider did is adopted. A line it has no
+    record of is not failed: the last attempt's request may still be on its way (a slow provider,
+    a timed-out client), so it is sent once more under the same key, which answers with that
+    request's own outcome. It fails only if the provider refuses it. A line the provider cannot
+    be reached about stays PENDING_CAPTURE: it may have been captured."""
+    capture_seller_lines(payment, provider, ask_first=True)
+    left = payment.lines_to_settle()
+    for order in left:
         log.error("seller_line_capture_left_pending", line_no=order.line_no)
+    return left
 
 
 # Refunds ----------------------------------------------------------------------------------------
@@ -152,7 +191,9 @@ def ask_about_refunds(
         if done is None:
             unheard.append(line)
         else:
-            adopt_refund(payment, refund, line, done.id, done.status)
+            adopt_refund(
+                payment, refund, line, done.id, done.status, done.decline_code, done.decline_reason
+            )
     return unheard
 
 
@@ -179,8 +220,20 @@ def send_refund(
 
 
 def adopt_refund(
-    payment: Payment, refund: Refund, line: SellerRefund, provider_refund_id: str, status: str
+    payment: Payment,
+    refund: Refund,
+    line: SellerRefund,
+    provider_refund_id: str,
+    status: str,
+    decline_code: str | None = None,
+    decline_reason: str | None = None,
 ) -> None:
+    if failed_status(status):
+        # The provider's word that this refund gave nothing back and never will.
+        code, reason = failure_of(status, decline_code, decline_reason)
+        payment.fail_refund_line(refund.refund_id, line.line_no, code, reason)
+        log.warning("seller_line_refund_failed", line_no=line.line_no, code=code, status=status)
+        return
     if status != REFUND_SUCCEEDED:
         payment.pend_refund_line(refund.refund_id, line.line_no)
         log.warning("seller_line_refund_not_confirmed", line_no=line.line_no, status=status)
@@ -196,19 +249,14 @@ def adopt_refund(
 
 
 def give_up_refund_lines(
-    payment: Payment, refund: Refund, provider: PaymentProvider, reason: str
-) -> None:
-    """Last word on the refund's open lines. Once any line gave money back, the refund is never
-    failed: the lines the provider has no record of are sent once more. Otherwise, when the
-    provider has no record of any open line, they fail and so does the refund. Whatever is still
-    open after that stays open (and logged) for a replay of the message to finish."""
-    unheard = ask_about_refunds(payment, refund, provider, refund.open_lines())
-    in_doubt = [line for line in refund.open_lines() if line not in unheard]
-    if refund.refunded_lines():
-        for line in unheard:
-            send_refund(payment, refund, line, provider)
-    elif not in_doubt:
-        for line in unheard:
-            payment.fail_refund_line(refund.refund_id, line.line_no, "provider_unavailable", reason)
-    for line in refund.open_lines():
+    payment: Payment, refund: Refund, provider: PaymentProvider
+) -> list[SellerRefund]:
+    """Last try on the refund's open lines; returns those it could not settle. As for captures:
+    what the provider did is adopted, a line it has no record of is sent once more under the
+    same key and fails only if the provider refuses it, and a line the provider cannot be
+    reached about stays open. The refund settles (REFUNDED or FAILED) once no line is open."""
+    refund_seller_lines(payment, refund, provider, ask_first=True)
+    left = refund.open_lines()
+    for line in left:
         log.error("seller_line_refund_left_open", refund_id=refund.refund_id, line_no=line.line_no)
+    return left

@@ -46,12 +46,18 @@ def deliver_until_settled(service: CaptureService, event: Event, attempts: int =
     raise AssertionError(f"still asking for a retry after {attempts} attempts")
 
 
-def give_up(service: CaptureService, event: Event, error: BaseException) -> None:
-    """As the runtime does once the attempts are used up: claim, give up, commit."""
+def give_up(service: CaptureService, event: Event, error: BaseException) -> Delivery:
+    """As the runtime does once the attempts are used up: claim, give up, commit. A give-up that
+    asks for a retry (some line still pending) says the message is not finished: its claim is
+    not kept, so replaying the dead letter handles it again."""
     with service.unit_of_work() as uow:
         uow.claim(event.event_id, topic_for(type(event)).name, 0, 0)
         service.give_up[type(event)](event, uow, error)
+        unfinished = uow.retry_reason is not None
+        if unfinished:
+            uow.unclaim(event.event_id)
         uow.commit()
+    return "retry_later" if unfinished else "handled"
 
 
 def published(service: CaptureService) -> list[Event]:

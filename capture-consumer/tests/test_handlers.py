@@ -161,38 +161,71 @@ def test_a_retried_message_asks_the_provider_before_sending_anything(
     )
 
 
-def test_giving_up_fails_the_lines_the_provider_never_captured(
+def test_giving_up_sends_again_what_the_provider_has_no_record_of_and_fails_only_refusals(
     service: CaptureService, provider: FakeProvider
 ) -> None:
     event = order_confirmed((700, 300, 200))
-    provider.unavailable_once(capture_key(event, 1), after_performing=True)
-    provider.unavailable_once(capture_key(event, 2))
+    provider.slow(capture_key(event, 1))  # the provider is still working on it at the give-up
+    provider.unavailable_once(capture_key(event, 2))  # never reached it, refused when it does
+    provider.refuse(capture_key(event, 2), code="authorization_not_capturable")
     assert deliver(service, event) == "retry_later"
 
-    give_up(service, event, ProviderUnavailable("still down"))
+    assert give_up(service, event, ProviderUnavailable("still down")) == "handled"
     assert payment_row(service, event.payment_id).status == "PARTIALLY_CAPTURED"
     rows = payment_order_rows(service, event.payment_id)
     assert [(o.status, o.failure_code) for o in rows] == [
         ("CAPTURED", None),
         ("CAPTURED", None),
-        ("CAPTURE_FAILED", "provider_unavailable"),
+        ("CAPTURE_FAILED", "authorization_not_capturable"),
     ]
     failed, captured = published(service)
     assert isinstance(failed, CaptureFailed)
-    assert (failed.line_no, failed.code) == (2, "provider_unavailable")
+    assert (failed.line_no, failed.code) == (2, "authorization_not_capturable")
     assert isinstance(captured, PaymentCaptured)
     assert (captured.partial, captured.amount_minor) == (True, 1000)
+    assert provider.performed == {capture_key(event, n): 1 for n in range(3)}
+    assert account_balances(service)["psp_receivable"] == -1000  # the ledger has line 1 too
+
+
+def test_giving_up_while_the_provider_stays_unreachable_leaves_the_message_unfinished(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    event = order_confirmed((700, 300))
+    provider.unreachable(capture_key(event, 1))
+    assert deliver(service, event) == "retry_later"
+
+    assert give_up(service, event, ProviderUnavailable("still down")) == "retry_later"
+    assert [o.status for o in payment_order_rows(service, event.payment_id)] == [
+        "CAPTURED",
+        "PENDING_CAPTURE",
+    ]
+    assert payment_row(service, event.payment_id).status == "CAPTURE_PENDING"
+    assert published(service) == []  # never CaptureFailed while it may still be captured
+
+    provider.reachable(capture_key(event, 1))  # ops replay the dead letter: the same event
+    assert deliver(service, event) == "handled"
+    [captured] = published(service)
+    assert isinstance(captured, PaymentCaptured)
+    assert (captured.partial, captured.amount_minor) == (False, 1000)
+    assert provider.performed == {capture_key(event, 0): 1, capture_key(event, 1): 1}
 
 
 def test_giving_up_on_a_payment_no_attempt_recorded_asks_the_provider_about_every_line(
     service: CaptureService, provider: FakeProvider
 ) -> None:
     event = order_confirmed((700, 300))
-    give_up(service, event, RuntimeError("a bug on every attempt"))
-    assert payment_row(service, event.payment_id).status == "CAPTURE_FAILED"
-    assert [type(e) for e in published(service)] == [CaptureFailed, CaptureFailed]
+    provider.capture(  # an attempt that was rolled back had captured line 0
+        idempotency_key=capture_key(event, 0),
+        authorization_id=event.authorization_id,
+        amount_minor=700,
+        reference=payment_order_id_for(event.payment_id, 0),
+    )
+    assert give_up(service, event, RuntimeError("a bug on every attempt")) == "handled"
+    assert payment_row(service, event.payment_id).status == "CAPTURED"
+    assert [type(e) for e in published(service)] == [PaymentCaptured]
     assert provider.asked == {capture_key(event, 0): 1, capture_key(event, 1): 1}
-    assert provider.calls == {}
+    assert provider.calls == {capture_key(event, 0): 1, capture_key(event, 1): 1}
+    assert provider.performed == {capture_key(event, 0): 1, capture_key(event, 1): 1}
 
 
 def test_lines_beyond_the_authorization_are_refused_before_any_capture(

@@ -169,21 +169,44 @@ def test_a_refund_line_without_an_answer_is_kept_pending_and_the_retry_settles_i
     assert provider.calls[refund_key(refund, 1)] == 1
 
 
-def test_giving_up_on_a_refund_that_moved_no_money_answers_refund_failed(
+def test_giving_up_on_a_refund_the_provider_refuses_answers_refund_failed(
     service: CaptureService, provider: FakeProvider
 ) -> None:
     confirmed = captured(service)
     refund = refund_requested(confirmed, {0: 200, 1: 300})
-    provider.unavailable_once(refund_key(refund, 0))
+    for n in (0, 1):
+        provider.unavailable_once(refund_key(refund, n))  # never reached it
+        provider.refuse(refund_key(refund, n), code="capture_too_old")  # refused when it does
+    assert deliver(service, refund) == "retry_later"
+
+    assert give_up(service, refund, ProviderUnavailable("still down")) == "handled"
+    [failed] = published_after_capture(service)
+    assert isinstance(failed, RefundFailed)
+    assert (failed.code, failed.amount_minor) == ("capture_too_old", 500)
+    assert payment_row(service, confirmed.payment_id).refunded_minor == 0
+    assert [r.status for r in refund_line_rows(service, refund.refund_id)] == ["REFUND_FAILED"] * 2
+
+
+def test_giving_up_on_a_refund_still_in_flight_completes_it(
+    service: CaptureService, provider: FakeProvider
+) -> None:
+    confirmed = captured(service)
+    refund = refund_requested(confirmed, {0: 200, 1: 300})
+    provider.slow(refund_key(refund, 0))  # the provider refunds it after the client gave up
     provider.unavailable_once(refund_key(refund, 1))
     assert deliver(service, refund) == "retry_later"
 
-    give_up(service, refund, ProviderUnavailable("still down"))
-    [failed] = published_after_capture(service)
-    assert isinstance(failed, RefundFailed)
-    assert (failed.code, failed.amount_minor) == ("provider_unavailable", 500)
-    assert payment_row(service, confirmed.payment_id).refunded_minor == 0
-    assert [r.status for r in refund_line_rows(service, refund.refund_id)] == ["REFUND_FAILED"] * 2
+    assert give_up(service, refund, ProviderUnavailable("still down")) == "handled"
+    [refunded] = published_after_capture(service)
+    assert isinstance(refunded, PaymentRefunded)
+    assert refunded.amount_minor == 500
+    assert payment_row(service, confirmed.payment_id).refunded_minor == 500
+    assert provider.performed == {
+        capture_key(confirmed, 0): 1,
+        capture_key(confirmed, 1): 1,
+        refund_key(refund, 0): 1,
+        refund_key(refund, 1): 1,
+    }
 
 
 def test_giving_up_on_a_refund_that_moved_some_money_completes_it(
@@ -195,28 +218,33 @@ def test_giving_up_on_a_refund_that_moved_some_money_completes_it(
     provider.unavailable_once(refund_key(refund, 1))
     assert deliver(service, refund) == "retry_later"
 
-    give_up(service, refund, ProviderUnavailable("still down"))
+    assert give_up(service, refund, ProviderUnavailable("still down")) == "handled"
     [refunded] = published_after_capture(service)
     assert isinstance(refunded, PaymentRefunded)
     assert refunded.amount_minor == 500
     assert payment_row(service, confirmed.payment_id).refunded_minor == 500
 
 
-def test_giving_up_while_the_provider_cannot_be_asked_leaves_the_refund_open(
-    service: CaptureService, provider: FakeProvider
+@pytest.mark.parametrize("outage", ["unreachable", "down"])
+def test_giving_up_while_the_provider_cannot_be_reached_leaves_the_refund_open(
+    service: CaptureService, provider: FakeProvider, outage: str
 ) -> None:
     confirmed = captured(service)
     refund = refund_requested(confirmed, {0: 200})
-    provider.unavailable_once(refund_key(refund, 0), after_performing=True)
-    deliver(service, refund)
-    provider.down = True
+    if outage == "down":  # it cannot even be asked
+        provider.unavailable_once(refund_key(refund, 0), after_performing=True)
+    else:  # it is asked, has no record, and the request sent once more does not get in
+        provider.unreachable(refund_key(refund, 0))
+    assert deliver(service, refund) == "retry_later"
+    provider.down = outage == "down"
 
-    give_up(service, refund, ProviderUnavailable("still down"))
+    assert give_up(service, refund, ProviderUnavailable("still down")) == "retry_later"
     assert published_after_capture(service) == []
     assert [r.status for r in refund_line_rows(service, refund.refund_id)] == ["PENDING_REFUND"]
 
     provider.down = False  # ops replay the dead letter once the provider is back
-    assert deliver(service, dataclasses.replace(refund, event_id=new_event_id())) == "handled"
+    provider.reachable(refund_key(refund, 0))
+    assert deliver(service, refund) == "handled"
     [refunded] = published_after_capture(service)
     assert isinstance(refunded, PaymentRefunded)
     assert provider.performed[refund_key(refund, 0)] == 1

@@ -60,3 +60,10 @@ class ImpossibleRefundTotals(ImpossibleEvent):
     """A refund outcome claiming more refunded than captured on the payment, or nothing."""
 
     code = "impossible_refund_totals"
+
+
+class RefundLinesNotRequested(ImpossibleEvent):
+    """A refund outcome paying back a line the refund did not ask for, or more than it asked on
+    a line, or lines not adding up to its amount: capture-consumer gives back only what is asked."""
+
+    code = "refund_lines_not_requested"

@@ -26,7 +26,7 @@ from bff.domain.refund import (
     plan_refund,
 )
 from bff.domain.status import REFUNDABLE, PaymentStatus, advance
-from payment_events.events import PaymentInitiated, RefundRequested, SellerLine
+from payment_events.events import PaymentInitiated, RefundLine, RefundRequested, SellerLine
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -215,7 +215,12 @@ class Payment:
                 f"PaymentRefunded {event.refund_id}: {event.refunded_minor} refunded of "
                 f"{event.captured_minor} captured"
             )
-        self._refund(event.refund_id).settle(RefundStatus.REFUNDED, event.occurred_at)
+        # What went back, not what was asked: a line the provider refused is not in the event, and
+        # its amount is released for another refund.
+        paid_back = [
+            RefundLine(line_no=x.line_no, amount_minor=x.amount_minor) for x in event.lines
+        ]
+        self._refund(event.refund_id).pay_back(paid_back, event.amount_minor, event.occurred_at)
         # Both totals only grow, and each event has refunded <= captured, so the kept totals do.
         self.captured_minor = max(self.captured_minor, event.captured_minor)
         self.refunded_minor = max(self.refunded_minor, event.refunded_minor)

@@ -2,7 +2,9 @@
 a payment never has more refunded or asked back than was captured, per line and in total.
 
 A refund goes REFUND_REQUESTED -> REFUNDED | REFUND_FAILED, and a settled refund absorbs. A failed
-refund no longer holds its amount, so the same money may be asked back again.
+refund no longer holds its amount, so the same money may be asked back again. A refund paid back
+only in part (the provider refused some of its lines) keeps only the lines that went back: the
+others no longer hold their amount either.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from bff.domain.errors import InvalidRefund, RefundExceedsCaptured, UnknownLine
+from bff.domain.errors import (
+    InvalidRefund,
+    RefundExceedsCaptured,
+    RefundLinesNotRequested,
+    UnknownLine,
+)
 from payment_events.events import RefundLine
 
 if TYPE_CHECKING:
@@ -41,6 +48,33 @@ class Refund:
 
     def on_line(self, line_no: int) -> int:
         return sum(x.amount_minor for x in self.lines if x.line_no == line_no)
+
+    def pay_back(self, lines: Sequence[RefundLine], amount_minor: int, at: datetime) -> None:
+        """Settles the refund REFUNDED with what really went back: `lines`, some of the lines it
+        asked for, each at most what it asked of that line. The lines left out were refused by
+        the provider; they are dropped, so their amount is refundable again. Refused, changing
+        nothing, when `lines` are not such; a refund already settled stays as it is."""
+        self._check_paid_back(lines, amount_minor)
+        if self.status is not RefundStatus.REFUND_REQUESTED:
+            return
+        self.lines = tuple(sorted(lines, key=lambda x: x.line_no))
+        self.amount_minor = amount_minor
+        self.settle(RefundStatus.REFUNDED, at)
+
+    def _check_paid_back(self, lines: Sequence[RefundLine], amount_minor: int) -> None:
+        subject = f"PaymentRefunded {self.refund_id}"
+        numbers = [x.line_no for x in lines]
+        if not lines or len(set(numbers)) != len(numbers):
+            raise RefundLinesNotRequested(f"{subject}: paid back line numbers {numbers}")
+        if sum(x.amount_minor for x in lines) != amount_minor:
+            raise RefundLinesNotRequested(f"{subject}: lines do not add up to {amount_minor}")
+        asked = {x.line_no: x.amount_minor for x in self.lines}
+        for line in lines:
+            if not 0 < line.amount_minor <= asked.get(line.line_no, 0):
+                raise RefundLinesNotRequested(
+                    f"{subject}: pays back {line.amount_minor} on line {line.line_no}, "
+                    f"which the refund asked {asked.get(line.line_no, 0)} of"
+                )
 
     def settle(
         self,
