@@ -4,6 +4,10 @@ temporary directory on free ports, with its databases on the session's PostgreSQ
 The stack has a broker of its own (unless KAFKA_BOOTSTRAP_SERVERS is set): service integration
 tests publish on the same topic names on the session broker, and the stack's consumers must not
 handle their events.
+
+Failure tests, which kill processes and stop the broker or PostgreSQL, get `own_stack` instead:
+a stack per module with its own data dir, PostgreSQL and broker, so nothing they break reaches
+another test.
 """
 
 from __future__ import annotations
@@ -14,36 +18,65 @@ from typing import TYPE_CHECKING
 import pytest
 
 from payctl.embedded import free_ports
-from payctl.services import DEFAULT_HEALTH_PORTS
+from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES
 from payctl.stack import Stack, StackConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from payctl.embedded import EmbeddedPostgres
 
+# The test stacks' provider answers in 0-5 ms: the suite stays fast and calls still overlap.
+FAST_PROVIDER = {"PSP_LATENCY_MS": "2", "PSP_JITTER_MS": "3"}
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, postgres: EmbeddedPostgres) -> Iterator[Stack]:
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Chaos tests run first. Each starts a stack of its own, and an idle stack still keeps
+    about a core busy (its consumers poll the broker without pause), so on a small machine the
+    chaos stacks must not share it with the session stack, which the first e2e test starts and
+    which idles until the session ends."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
+
+
+def stack_on_free_ports(data_dir: Path, env: dict[str, str]) -> Stack:
     bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
-    env = {
-        **os.environ,
-        "DATABASE_URL": postgres.admin_url,
-        "PAYMENTS_ENV": "test",
-        # 0-5 ms per provider call keeps the suite fast and still lets calls overlap.
-        "PSP_LATENCY_MS": "2",
-        "PSP_JITTER_MS": "3",
-    }
-    running = Stack(
+    return Stack(
         StackConfig(
-            data_dir=tmp_path_factory.mktemp("stack"),
+            data_dir=data_dir,
             bff_port=bff,
             psp_port=psp,
             kafka_port=kafka,
             health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
             env=env,
+            # Two cores shared by a whole stack: a restart under load can take a while.
+            start_timeout=120,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres: EmbeddedPostgres) -> Iterator[Stack]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres.admin_url,
+        "PAYMENTS_ENV": "test",
+        **FAST_PROVIDER,
+    }
+    running = stack_on_free_ports(tmp_path_factory.mktemp("stack"), env)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A fresh stack for one module: its own data dir, embedded PostgreSQL (fresh databases) and
+    embedded broker. Its logs are in `<data dir>/logs`."""
+    # It stops the embedded servers: servers named by the environment must not stand in for them.
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
+    env.update({"PAYMENTS_ENV": "test", **FAST_PROVIDER})
+    running = stack_on_free_ports(tmp_path_factory.mktemp("own-stack"), env)
     running.start()
     yield running
     running.stop()

@@ -3,8 +3,9 @@ services' tables, re-produce events from a topic."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -14,6 +15,11 @@ from payctl.embedded import wait_for
 from paykit.kafka import producer_config
 from payment_events.codec import Codec
 from payment_events.registry import FileRegistry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from payctl.stack import Stack
 
 CODEC = Codec(FileRegistry())
 TERMINAL = {"CAPTURED", "DECLINED", "FAILED", "REFUNDED"}
@@ -36,6 +42,38 @@ def new_payment(
         ],
         "return_url": "https://shop.example/thanks",
     }
+
+
+@contextlib.contextmanager
+def payments_client(stack: Stack) -> Iterator[httpx.Client]:
+    """An HTTP client of the stack's BFF, with a bearer token it accepts."""
+    with httpx.Client(
+        base_url=stack.bff_url,
+        headers={"Authorization": f"Bearer {stack.token}"},
+        timeout=10,
+        trust_env=False,
+    ) as client:
+        yield client
+
+
+def health_status(url: str) -> int | None:
+    """The status `/healthz` answers at `url`; None when nothing answers."""
+    try:
+        return httpx.get(url, timeout=5, trust_env=False).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def handled_messages(health_url: str) -> float:
+    """How many messages the process behind `health_url` (its `/healthz`) has handled, from its
+    Prometheus counter."""
+    metrics = httpx.get(health_url.replace("/healthz", "/metrics"), timeout=5, trust_env=False)
+    metrics.raise_for_status()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.text.splitlines()
+        if line.startswith("payments_messages_total{") and 'outcome="handled"' in line
+    )
 
 
 def pay(client: httpx.Client, body: dict[str, Any], key: str | None = None) -> str:

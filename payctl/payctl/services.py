@@ -27,6 +27,10 @@ DATABASES: tuple[Database, ...] = (
     Database("capture", "capture", "CAPTURE_DATABASE_URL"),
 )
 DATABASE_NAMES = tuple(d.name for d in DATABASES)
+# The variables that point payctl at servers of your own instead of the embedded ones.
+SERVER_VARIABLES = frozenset(
+    {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", *(d.env_var for d in DATABASES)}
+)
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,22 @@ class Service:
     own_environment: Callable[[Wiring], dict[str, str]]
 
 
+def consumer_instance_id(service: str, index: int) -> str:
+    # Static group membership: each instance keeps its identity across restarts and takes its
+    # partitions back at once. (The embedded broker never expires a SIGKILLed member, so a fresh
+    # identity would wait for partitions forever.) Unique per running instance.
+    return f"{service}-{index}"
+
+
+def instance_name(service: str, index: int) -> str:
+    """The process name of instance `index` of a consumer; instance 0 is the service itself."""
+    return service if index == 0 else f"{service}-{index}"
+
+
 def _consumer_instance(service: str, w: Wiring) -> dict[str, str]:
-    # Static group membership: the one instance payctl runs of each consumer keeps its identity
-    # across restarts and takes its partitions back at once. (The embedded broker never expires a
-    # SIGKILLed member, so a fresh identity would wait for partitions forever.)
     return {
         "HEALTH_PORT": str(w.health_ports[service]),
-        "CONSUMER_INSTANCE_ID": f"{service}-0",
+        "CONSUMER_INSTANCE_ID": consumer_instance_id(service, 0),
     }
 
 
@@ -133,6 +146,7 @@ SERVICES: tuple[Service, ...] = (
     Service("capture-consumer", "capture", _capture),
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
+SERVICE_BY_NAME: Mapping[str, Service] = {s.name: s for s in SERVICES}
 
 # The processes that have no HTTP API of their own serve /healthz on a health port.
 DEFAULT_HEALTH_PORTS: Mapping[str, int] = {
@@ -141,3 +155,5 @@ DEFAULT_HEALTH_PORTS: Mapping[str, int] = {
     "order-consumer": 9103,
     "capture-consumer": 9104,
 }
+# The consumers of a group: more than one instance of each may run (`Stack.start_instance`).
+CONSUMER_SERVICES = tuple(DEFAULT_HEALTH_PORTS)

@@ -1,6 +1,10 @@
 """The embedded stack: PostgreSQL, the broker, the databases, the topics and every service
 process, started in that order, watched while they run, and stopped so that nothing outlives it.
-The CLI runs it in the foreground; the test suite runs it for a session."""
+The CLI runs it in the foreground; the test suite runs it for a session.
+
+Failure drills act on a running stack: any process can be stopped or SIGKILLed and started again,
+a consumer can run as several instances of its group, and the broker and PostgreSQL can be
+stopped and started again on the same port and data dir, their data kept."""
 
 from __future__ import annotations
 
@@ -21,16 +25,28 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from payctl.data_dir import DataDir
 from payctl.databases import ensure_database, migrate
-from payctl.embedded import EmbeddedBroker, EmbeddedPostgres
+from payctl.embedded import free_port
 from payctl.errors import StackError
-from payctl.process import ServiceProcess, tail, wait_healthy
-from payctl.services import DATABASES, DEFAULT_HEALTH_PORTS, HOST, SERVICES, Service, Wiring
+from payctl.process import ServiceProcess, wait_healthy
+from payctl.servers import EmbeddedServers
+from payctl.services import (
+    CONSUMER_SERVICES,
+    DATABASES,
+    DEFAULT_HEALTH_PORTS,
+    HOST,
+    SERVICE_BY_NAME,
+    SERVICES,
+    Service,
+    Wiring,
+    consumer_instance_id,
+    instance_name,
+)
 from payctl.tokens import bff_auth_secret, development_token, sso_signing_key
 from paykit.kafka import ensure_topics
 from payment_events.catalog import all_topic_names
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
 
 log = structlog.get_logger()
@@ -70,7 +86,7 @@ class Stack:
         self.config = config
         self._cleanup = contextlib.ExitStack()
         self._wiring: Wiring | None = None
-        self._postgres: EmbeddedPostgres | None = None
+        self._servers = EmbeddedServers(config.layout, config.kafka_port, self._cleanup)
         self._processes: dict[str, ServiceProcess] = {}
         self._held_down: set[str] = set()  # asked to stop: supervise() leaves them down
         self._restarts: dict[str, _Restarts] = {}
@@ -101,7 +117,8 @@ class Stack:
     @property
     def postgres_url(self) -> str | None:
         """The embedded server's URL; None when the databases are elsewhere."""
-        return self._postgres.admin_url if self._postgres else None
+        postgres = self._servers.postgres
+        return postgres.admin_url if postgres else None
 
     def database_url(self, database: str) -> str:
         return self.wiring.database_urls[database]
@@ -121,6 +138,7 @@ class Stack:
         began = time.monotonic()
         self._held_down.clear()
         self._restarts.clear()
+        self._processes.clear()  # extra instances of an earlier start are not started again
         try:
             self._cleanup.callback(self.config.layout.claim(self.config.fresh).close)
             if self.config.fresh:
@@ -178,16 +196,22 @@ class Stack:
                 process.spawn()
                 log.info("service_restarted", service=name, pid=process.pid)
 
-    # -- one service -------------------------------------------------------------------------
+    # -- one process -------------------------------------------------------------------------
 
     def start_service(self, name: str) -> None:
-        """Starts a stopped service and waits until it is healthy."""
-        process = self._processes[name]
-        self._held_down.discard(name)
-        self._restarts.pop(name, None)
-        if not process.running():
-            process.spawn()
-        wait_healthy([process], self.config.start_timeout)
+        """Starts a stopped process and waits until it is healthy."""
+        self.start_services([name])
+
+    def start_services(self, names: Iterable[str]) -> None:
+        """Starts stopped processes all at once and waits until every one is healthy: the
+        slowest start sets the time, not the sum of them."""
+        processes = [self._processes[name] for name in names]
+        for process in processes:
+            self._held_down.discard(process.name)
+            self._restarts.pop(process.name, None)
+            if not process.running():
+                process.spawn()
+        wait_healthy(processes, self.config.start_timeout)
 
     def stop_service(
         self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None
@@ -203,23 +227,83 @@ class Stack:
     def is_running(self, name: str) -> bool:
         return self._processes[name].running()
 
+    def pid(self, name: str) -> int | None:
+        """The process id of a running process, None when it is not running."""
+        process = self._processes[name]
+        return process.pid if process.running() else None
+
+    def health_url(self, name: str) -> str:
+        return self._processes[name].health_url
+
+    @property
+    def process_names(self) -> list[str]:
+        """Every process of the stack, extra consumer instances included."""
+        return list(self._processes)
+
+    # -- more instances of a consumer --------------------------------------------------------
+
+    def start_instance(self, service: str, index: int) -> str:
+        """Starts instance `index` of a consumer service (instance 0 is the service itself) in
+        the same consumer group, and waits until it is healthy; returns its process name.
+
+        Each instance has its own `CONSUMER_INSTANCE_ID` (`<service>-<index>`), health port and
+        log file (`logs/<service>-<index>.log`); its outbox relay and retry worker share the
+        service's database with the others (an advisory lock keeps one relay active)."""
+        [name] = self.start_instances([(service, index)])
+        return name
+
+    def start_instances(self, instances: Iterable[tuple[str, int]]) -> list[str]:
+        """`start_instance` for several (service, index) pairs at once."""
+        names = [self._instance(service, index) for service, index in instances]
+        self.start_services(names)
+        return names
+
+    def stop_instance(
+        self,
+        service: str,
+        index: int,
+        sig: signal.Signals = signal.SIGTERM,
+        timeout: float | None = None,
+    ) -> None:
+        self.stop_service(instance_name(service, index), sig, timeout)
+
+    def kill_instance(self, service: str, index: int) -> None:
+        self.kill_service(instance_name(service, index))
+
+    def _instance(self, service: str, index: int) -> str:
+        if service not in CONSUMER_SERVICES:
+            raise StackError(f"{service} is not a consumer: {', '.join(CONSUMER_SERVICES)} are")
+        name = instance_name(service, index)
+        if name not in self._processes:
+            self._processes[name] = self._process_for(SERVICE_BY_NAME[service], index)
+        return name
+
+    # -- the infrastructure ------------------------------------------------------------------
+
+    def stop_broker(self) -> None:
+        """Stops the embedded broker as Ctrl-C would: it snapshots its messages and committed
+        offsets, then exits (a few seconds). The services keep running and retrying."""
+        self._servers.stop_broker()
+
+    def start_broker(self) -> None:
+        """Starts the embedded broker again on the same port and data dir and returns once it
+        answers; the services reconnect by themselves."""
+        self._servers.start_broker()
+
+    def stop_postgres(self) -> None:
+        """Stops the embedded PostgreSQL (`pg_ctl stop -m fast`: open connections are cut)."""
+        self._servers.stop_postgres()
+
+    def start_postgres(self) -> None:
+        """Starts the embedded PostgreSQL again on the same data dir and socket; the services'
+        connection pools reconnect by themselves."""
+        self._servers.start_postgres()
+
     # -- steps of start() --------------------------------------------------------------------
 
     def _start_broker(self) -> str:
         given = self.config.env.get("KAFKA_BOOTSTRAP_SERVERS")
-        if given:
-            return given
-        layout = self.config.layout
-        layout.logs.mkdir(parents=True, exist_ok=True)
-        broker = EmbeddedBroker(layout.kafka, self.config.kafka_port, layout.log_file("broker"))
-        # Registered before start(): a broker that never answered is still stopped.
-        self._cleanup.callback(broker.stop)
-        try:
-            broker.start()
-        except (RuntimeError, TimeoutError) as e:
-            raise StackError(f"the broker did not start: {e}\n{tail(broker.log_file)}") from e
-        log.info("broker_started", bootstrap=broker.bootstrap)
-        return broker.bootstrap
+        return given or self._servers.start_first_broker()
 
     def _prepare_databases(self) -> dict[str, str]:
         """Each database from its own variable, else on the DATABASE_URL server, else on the
@@ -232,7 +316,7 @@ class Stack:
                 urls[db.name] = env[db.env_var]
                 continue
             if server is None:
-                server = self._start_postgres()
+                server = self._servers.start_first_postgres()
             try:
                 urls[db.name] = ensure_database(server, db.name)
             except psycopg.Error as e:
@@ -251,15 +335,7 @@ class Stack:
         except (KafkaException, RuntimeError) as e:
             raise StackError(f"cannot create the topics on {bootstrap}: {e}") from e
 
-    def _start_postgres(self) -> str:
-        postgres = EmbeddedPostgres(self.config.layout.postgres)
-        self._cleanup.callback(postgres.stop)
-        postgres.start()
-        self._postgres = postgres
-        log.info("postgres_started", url=postgres.admin_url)
-        return postgres.admin_url
-
-    def _process_for(self, service: Service) -> ServiceProcess:
+    def _process_for(self, service: Service, index: int = 0) -> ServiceProcess:
         env = {k: v for k, v in self.config.env.items() if k != "HEALTH_PORT"}
         env.update(
             {
@@ -271,12 +347,19 @@ class Stack:
             }
         )
         env.update(service.own_environment(self.wiring))
+        url = self.wiring.url_of(service.name)
+        if index:
+            port = free_port(HOST)
+            env["HEALTH_PORT"] = str(port)
+            env["CONSUMER_INSTANCE_ID"] = consumer_instance_id(service.name, index)
+            url = f"http://{HOST}:{port}"
+        name = instance_name(service.name, index)
         return ServiceProcess(
-            service.name,
+            name,
             [sys.executable, "-m", service.module],
             env,
-            self.config.layout.log_file(service.name),
-            f"{self.wiring.url_of(service.name)}/healthz",
+            self.config.layout.log_file(name),
+            f"{url}/healthz",
         )
 
     def _check_ports_free(self) -> None:

@@ -1,0 +1,245 @@
+"""The audit's rules on records built by hand: a consistent run passes, and each way a payment's
+story can stop adding up is named."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from payctl.audit import check
+from payctl.audit_records import Records
+from payctl.topic_scan import DeadLetter
+from payment_events.events import CapturedLine, PaymentCaptured
+
+
+def new_records() -> Records:
+    return Records(bff={})
+
+
+def _id() -> str:
+    return str(uuid.uuid4())
+
+
+def _events(records: Records, payment_id: str, *names: str) -> None:
+    for name in names:
+        records.scan.events[payment_id][name].add(_id())
+
+
+def _authorized(records: Records, amounts: list[int], status: str) -> tuple[str, str]:
+    payment_id, authorization_id = _id(), f"auth_{_id()}"
+    total = sum(amounts)
+    records.bff[payment_id] = {
+        "payment_id": payment_id,
+        "status": status,
+        "amount_minor": total,
+        "lines": [{"line_no": n, "amount_minor": a} for n, a in enumerate(amounts)],
+        "authorized_minor": 0 if status == "DECLINED" else total,
+        "captured_minor": 0,
+        "order_id": None,
+    }
+    records.operations.append(
+        {
+            "id": authorization_id,
+            "kind": "authorization",
+            "reference": payment_id,
+            "authorization_id": authorization_id,
+            "amount_minor": total,
+            "status": "declined" if status == "DECLINED" else "authorized",
+        }
+    )
+    return payment_id, authorization_id
+
+
+def captured(records: Records, amounts: list[int] | None = None) -> str:
+    amounts = amounts or [700, 300]
+    payment_id, authorization_id = _authorized(records, amounts, "CAPTURED")
+    order_id = f"ord_{_id()}"
+    records.bff[payment_id].update(captured_minor=sum(amounts), order_id=order_id)
+    records.billing[payment_id] = {"status": "AUTHORIZED"}
+    records.orders[payment_id] = {"order_id": order_id, "status": "CONFIRMED"}
+    records.capture[payment_id] = {"status": "CAPTURED", "captured_minor": sum(amounts)}
+    lines = []
+    for n, amount in enumerate(amounts):
+        payment_order_id, capture_id = f"po_{_id()}", f"cap_{_id()}"
+        records.payment_orders[payment_id].append(
+            {"payment_order_id": payment_order_id, "status": "CAPTURED", "capture_id": capture_id}
+        )
+        records.operations.append(_capture(capture_id, payment_order_id, authorization_id, amount))
+        lines.append(
+            CapturedLine(
+                payment_order_id=payment_order_id,
+                line_no=n,
+                seller_id=f"seller_{n}",
+                amount_minor=amount,
+                capture_id=capture_id,
+            )
+        )
+    _events(records, payment_id, "PaymentInitiated", "PaymentSucceeded", "OrderConfirmed")
+    event = PaymentCaptured(
+        payment_id=payment_id,
+        order_id=order_id,
+        currency="EUR",
+        amount_minor=sum(amounts),
+        lines=tuple(lines),
+    )
+    records.scan.events[payment_id]["PaymentCaptured"].add(event.event_id)
+    records.scan.payloads[payment_id].append(event)
+    return payment_id
+
+
+def _capture(capture_id: str, reference: str, authorization_id: str, amount: int) -> dict[str, Any]:
+    return {
+        "id": capture_id,
+        "kind": "capture",
+        "reference": reference,
+        "authorization_id": authorization_id,
+        "amount_minor": amount,
+        "status": "succeeded",
+    }
+
+
+def declined(records: Records) -> str:
+    payment_id, _ = _authorized(records, [500], "DECLINED")
+    records.billing[payment_id] = {"status": "DECLINED"}
+    _events(records, payment_id, "PaymentInitiated", "PaymentFailed")
+    return payment_id
+
+
+def refused(records: Records) -> str:
+    payment_id, authorization_id = _authorized(records, [500, 200], "FAILED")
+    records.billing[payment_id] = {"status": "VOIDED"}
+    records.orders[payment_id] = {"order_id": f"ord_{_id()}", "status": "REFUSED"}
+    records.operations.append(
+        {
+            "id": f"void_{_id()}",
+            "kind": "void",
+            "reference": payment_id,
+            "authorization_id": authorization_id,
+            "amount_minor": None,
+            "status": "succeeded",
+        }
+    )
+    _events(
+        records, payment_id, "PaymentInitiated", "PaymentSucceeded", "OrderFailed", "PaymentVoided"
+    )
+    return payment_id
+
+
+def details(records: Records, expected: dict[str, str] | None = None) -> list[str]:
+    return [f"{v.check}: {v.detail}" for v in check(records, expected).violations]
+
+
+def test_a_run_whose_every_story_adds_up_passes() -> None:
+    records = new_records()
+    ids = {captured(records): "CAPTURED", declined(records): "DECLINED", refused(records): "FAILED"}
+
+    report = check(records, ids)
+
+    assert report.violations == []
+    assert report.statuses == {"CAPTURED": 1, "DECLINED": 1, "FAILED": 1}
+
+
+def test_a_payment_order_captured_twice_is_named() -> None:
+    records = new_records()
+    payment_id = captured(records, [1000])
+    [first] = [op for op in records.operations if op["kind"] == "capture"]
+    records.operations.append({**first, "id": f"cap_{_id()}"})
+
+    found = details(records)
+
+    assert f"provider: payment order {first['reference']} captured 2 times" in found
+    assert any("captured 2000 at the provider" in d for d in found), found
+    assert payment_id in {v.payment_id for v in check(records).violations}
+
+
+def test_a_second_authorization_is_named() -> None:
+    records = new_records()
+    payment_id = declined(records)
+    [authorization] = [op for op in records.operations if op["reference"] == payment_id]
+    records.operations.append({**authorization, "id": f"auth_{_id()}"})
+
+    assert "provider: 2 authorizations, expected exactly 1" in details(records)
+
+
+def test_a_refused_order_left_unvoided_is_named() -> None:
+    records = new_records()
+    refused(records)
+    records.operations = [op for op in records.operations if op["kind"] != "void"]
+
+    assert "provider: 0 voids, expected 1" in details(records)
+
+
+def test_an_event_handled_twice_is_named_but_a_republished_copy_is_not() -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.scan.copies = 3  # the same event ids again: the relay published twice, allowed
+    assert details(records) == []
+
+    _events(records, payment_id, "PaymentSucceeded")
+
+    assert details(records) == [
+        "events: PaymentSucceeded published under 2 event ids: handled more than once"
+    ]
+
+
+def test_a_missing_link_of_the_chain_is_named() -> None:
+    records = new_records()
+    payment_id = refused(records)
+    del records.scan.events[payment_id]["PaymentVoided"]
+
+    assert details(records) == ["events: no PaymentVoided on its topic"]
+
+
+def test_a_service_that_disagrees_with_the_bff_is_named() -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.capture[payment_id]["status"] = "CAPTURE_PENDING"
+    del records.orders[payment_id]
+
+    assert details(records) == [
+        "agreement: BFF CAPTURED, but orders' order is None, expected CONFIRMED",
+        "agreement: BFF CAPTURED, but capture's payment is CAPTURE_PENDING, expected CAPTURED",
+    ]
+
+
+@pytest.mark.parametrize("status", ["PROCESSING", "AUTHORIZED", "ORDER_CONFIRMED"])
+def test_a_payment_still_in_flight_is_named_with_where_it_stopped(status: str) -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.bff[payment_id]["status"] = status
+
+    [found] = details(records)
+
+    assert found.startswith(f"settled: still {status}; billing AUTHORIZED, orders CONFIRMED")
+
+
+def test_an_accepted_payment_the_bff_does_not_hold_is_lost_and_an_extra_one_is_named() -> None:
+    records = new_records()
+    extra = declined(records)
+    missing = _id()
+
+    violations = check(records, {missing: "CAPTURED"}).violations
+
+    assert {(v.check, v.payment_id) for v in violations} == {
+        ("lost", missing),
+        ("unrequested", extra),
+    }
+
+
+def test_an_outcome_other_than_the_one_asked_for_is_named() -> None:
+    records = new_records()
+    payment_id = declined(records)
+
+    assert details(records, {payment_id: "CAPTURED"}) == ["outcome: DECLINED, expected CAPTURED"]
+
+
+def test_a_dead_letter_and_a_provider_operation_for_no_payment_are_named() -> None:
+    records = new_records()
+    records.scan.dead_letters.append(
+        DeadLetter("payment-initiated.dlq", _id(), {"dlq.error.code": "boom"})
+    )
+    records.operations.append(_capture(f"cap_{_id()}", f"po_{_id()}", "auth_nobody", 100))
+
+    assert [v.check for v in check(records).violations] == ["dead_letter", "provider"]
