@@ -16,16 +16,15 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+from e2e_support import stack_on_free_ports
 
-from payctl.embedded import free_ports
-from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES
-from payctl.stack import Stack, StackConfig
+from payctl.services import SERVER_VARIABLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from payctl.embedded import EmbeddedPostgres
+    from payctl.stack import Stack
 
 # The test stacks' provider answers in 0-5 ms: the suite stays fast and calls still overlap.
 FAST_PROVIDER = {"PSP_LATENCY_MS": "2", "PSP_JITTER_MS": "3"}
@@ -37,22 +36,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     chaos stacks must not share it with the session stack, which the first e2e test starts and
     which idles until the session ends."""
     items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
-
-
-def stack_on_free_ports(data_dir: Path, env: dict[str, str]) -> Stack:
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
-    return Stack(
-        StackConfig(
-            data_dir=data_dir,
-            bff_port=bff,
-            psp_port=psp,
-            kafka_port=kafka,
-            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
-            env=env,
-            # Two cores shared by a whole stack: a restart under load can take a while.
-            start_timeout=120,
-        )
-    )
 
 
 @pytest.fixture(scope="session")
@@ -70,12 +53,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres: EmbeddedPostgres) 
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def own_stack_env() -> dict[str, str]:
+    """Extra variables for the module's `own_stack`; a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def own_stack(
+    tmp_path_factory: pytest.TempPathFactory, own_stack_env: dict[str, str]
+) -> Iterator[Stack]:
     """A fresh stack for one module: its own data dir, embedded PostgreSQL (fresh databases) and
     embedded broker. Its logs are in `<data dir>/logs`."""
     # It stops the embedded servers: servers named by the environment must not stand in for them.
     env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
-    env.update({"PAYMENTS_ENV": "test", **FAST_PROVIDER})
+    env.update({"PAYMENTS_ENV": "test", **FAST_PROVIDER, **own_stack_env})
     running = stack_on_free_ports(tmp_path_factory.mktemp("own-stack"), env)
     running.start()
     yield running

@@ -57,6 +57,10 @@ class HistoryEntry:
     event_id: str
 
 
+# PaymentFailed codes billing uses when it gave up, not when the provider declined.
+NOT_A_DECLINE = frozenset({"provider_unavailable", "authorization_failed"})
+
+
 @dataclass(eq=False)
 class Payment:
     payment_id: str
@@ -131,7 +135,9 @@ class Payment:
 
     def record_decline(self, event: PaymentFailed) -> None:
         self.failure_code, self.failure_reason = event.code, event.reason
-        self._observe(event, PaymentStatus.DECLINED)
+        # The provider never answered: a failure of ours, not the card's refusal.
+        failed = event.code in NOT_A_DECLINE
+        self._observe(event, PaymentStatus.FAILED if failed else PaymentStatus.DECLINED)
 
     def record_order_confirmation(self, event: OrderConfirmed) -> None:
         self.order_id = event.order_id
