@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from e2e_support import stack_on_free_ports
 
+from payctl.cli import FAST_PROVIDER
 from payctl.services import SERVER_VARIABLES
 
 if TYPE_CHECKING:
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
     from payctl.embedded import EmbeddedPostgres
     from payctl.stack import Stack
-
-# The test stacks' provider answers in 0-5 ms: the suite stays fast and calls still overlap.
-FAST_PROVIDER = {"PSP_LATENCY_MS": "2", "PSP_JITTER_MS": "3"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

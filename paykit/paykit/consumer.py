@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Generic
 import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from paykit.dispatch import GiveUp, Handler, Outcome, U, is_infrastructure
+from paykit.dispatch import Outcome, U, is_infrastructure
 from paykit.kafka import consumer_config
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from paykit.dead_letters import DeadLetters
     from paykit.dispatch import Dispatcher
     from payment_events.codec import Codec
-
-__all__ = ["ConsumerLoop", "GiveUp", "Handler", "backoff"]
 
 log = structlog.get_logger()
 

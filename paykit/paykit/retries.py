@@ -140,16 +140,15 @@ def remove(session: Session, parked: Parked) -> None:
     session.execute(delete(retry_schedule).where(retry_schedule.c.id == parked.id))
 
 
-def seconds_until_due(session: Session) -> float | None:
-    """How long until the next parked message is due (0 if one is), None if none is parked."""
-    due = session.execute(select(func.min(retry_schedule.c.due_at))).scalar()
+def outlook(session: Session) -> tuple[int, float | None]:
+    """How many messages are parked, and how long until the next is due (0 if one is; None if
+    none is parked), in one query."""
+    count, due = session.execute(
+        select(func.count(), func.min(retry_schedule.c.due_at)).select_from(retry_schedule)
+    ).one()
     if due is None:
-        return None
-    return max(0.0, float((due - datetime.now(UTC)).total_seconds()))
-
-
-def size(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(retry_schedule)).scalar() or 0)
+        return int(count), None
+    return int(count), max(0.0, float((due - datetime.now(UTC)).total_seconds()))
 
 
 def _after(delay: float) -> datetime:

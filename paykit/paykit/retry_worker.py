@@ -64,7 +64,7 @@ class RetryWorker:
 
     def _until_next_due(self) -> float:
         with self._session_factory() as session:
-            RETRY_SCHEDULE.set(retries.size(session))
-            due = retries.seconds_until_due(session)
+            parked, due = retries.outlook(session)
+        RETRY_SCHEDULE.set(parked)
         # A message parked by the consumer meanwhile is seen within `idle` seconds.
         return self._idle if due is None else min(self._idle, max(due, 0.01))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from bff.settings import ProjectorSettings
-    from paykit.consumer import Handler
+    from paykit.dispatch import Handler
     from payment_events.events import Event
 
 
