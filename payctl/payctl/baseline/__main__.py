@@ -1,0 +1,3 @@
+from payctl.baseline.server import main
+
+main()
