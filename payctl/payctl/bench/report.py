@@ -1,0 +1,115 @@
+"""The bench's result: one JSON document (machine, configuration, each flow's summary and
+timeline, the ratios between the flows) and the table printed at the end."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from payctl.bench.stats import FlowResult
+
+# (label, path into a flow's summary); the ratio column is sync / async.
+ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("requests", ("requests",)),
+    ("accepted", ("accepted",)),
+    ("failed", ("failed",)),
+    ("completed (CAPTURED)", ("completed",)),
+    ("accept p50 ms", ("accept_ms", "p50")),
+    ("accept p95 ms", ("accept_ms", "p95")),
+    ("accept p99 ms", ("accept_ms", "p99")),
+    ("accept max ms", ("accept_ms", "max")),
+    ("click→ORDER_CONFIRMED p50 ms", ("to_order_confirmed_ms", "p50")),
+    ("click→ORDER_CONFIRMED p99 ms", ("to_order_confirmed_ms", "p99")),
+    ("click→CAPTURED p50 ms", ("to_captured_ms", "p50")),
+    ("click→CAPTURED p95 ms", ("to_captured_ms", "p95")),
+    ("click→CAPTURED p99 ms", ("to_captured_ms", "p99")),
+    ("click→CAPTURED max ms", ("to_captured_ms", "max")),
+    ("offered /s", ("throughput_per_s", "offered")),
+    ("accepted /s", ("throughput_per_s", "accepted")),
+    ("captured /s (first click to last capture)", ("throughput_per_s", "captured")),
+    ("captured /s (steady median)", ("throughput_per_s", "captured_steady_median")),
+    ("drain s (after the last answer)", ("drain_seconds",)),
+    ("drain s (after the outage ended)", ("drain_after_outage_seconds",)),
+    ("ledger exactly once", ("ledger", "exactly_once")),
+    ("held, never captured", ("ledger", "held_without_capture")),
+)
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as meminfo:
+        total_kib = int(meminfo.readline().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(total_kib / 1024**2),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def result_document(config: dict[str, Any], flows: list[FlowResult]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "machine": machine(),
+        "config": config,
+        "flows": {f.name: {"summary": f.summary(), "timeline": f.timeline()} for f in flows},
+    }
+    names = document["flows"]
+    if "async" in names and "sync" in names:
+        document["ratios_sync_over_async"] = {
+            label: _ratio(_at(names["sync"]["summary"], path), _at(names["async"]["summary"], path))
+            for label, path in ROWS
+            if "ms" in label or "/s" in label
+        }
+    return document
+
+
+def table(document: dict[str, Any]) -> str:
+    flows: dict[str, Any] = document["flows"]
+    names = list(flows)
+    ratio = "sync" in flows and "async" in flows
+    header = ["", *names, *(["sync/async"] if ratio else [])]
+    rows = [header]
+    for label, path in ROWS:
+        values = [_at(flows[n]["summary"], path) for n in names]
+        if all(v is None for v in values):
+            continue
+        row = [label, *(_cell(v) for v in values)]
+        if ratio:
+            row.append(_cell(document["ratios_sync_over_async"].get(label)))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
+
+
+def _at(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = summary
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _ratio(sync: Any, asynchronous: Any) -> float | None:
+    if not isinstance(sync, int | float) or not isinstance(asynchronous, int | float):
+        return None
+    if isinstance(sync, bool) or not asynchronous:
+        return None
+    return round(sync / asynchronous, 2)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
