@@ -30,6 +30,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The benchmark of docs/performance.md: `make bench ARGS="--rate 200 --duration 30"`.
+bench: install
+	$(VENV)/bin/payctl bench $(ARGS)
+
 test: lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
