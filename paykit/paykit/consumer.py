@@ -1,9 +1,10 @@
-"""The consumer loop every service runs: decode, hand each message to the dispatcher (one
-transaction with its inbox row), commit the offset only after the database commit.
+"""The consumer loop every service runs: poll in the main thread, hand each message to its lane
+(`paykit.lanes`, one per payment key) where the dispatcher handles it in one transaction with its
+inbox row, commit each partition's offset only up to its first unfinished message.
 
 Guarantee: a message's offset is committed only once its effects, its place on the retry
-schedule or its dead letter are durable, so a crash anywhere redelivers it; the inbox makes the
-redelivery change nothing.
+schedule or its dead letter are durable, and the same for every message before it in its
+partition, so a crash anywhere redelivers it; the inbox makes the redelivery change nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from paykit.dispatch import Outcome, U, is_infrastructure
 from paykit.kafka import consumer_config
+from paykit.lanes import Lanes
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
 from payment_events.codec import DecodeError
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
     from paykit.dead_letters import DeadLetters
     from paykit.dispatch import Dispatcher
+    from paykit.offsets import Partition
     from payment_events.codec import Codec
 
 log = structlog.get_logger()
@@ -54,6 +57,7 @@ class ConsumerLoop(Generic[U]):
         dispatcher: Dispatcher[U],
         dead_letters: DeadLetters,
         stop: threading.Event,
+        concurrency: int,
         batch_size: int = 100,
         instance_id: str | None = None,
     ) -> None:
@@ -69,53 +73,67 @@ class ConsumerLoop(Generic[U]):
         self._dead_letters = dead_letters
         self._stop = stop
         self._batch_size = batch_size
-        self._pending: dict[tuple[str, int], int] = {}
+        self._lanes = Lanes(concurrency, self._work, stop)
         self._consumer: Consumer | None = None
-        self.last_progress = 0.0
 
     def run(self) -> None:
         consumer = Consumer(self._config)
         self._consumer = consumer
         consumer.subscribe(self._topics, on_revoke=self._on_revoke)
+        self._lanes.start()
         log.info("consumer_started", topics=self._topics, group=self._config["group.id"])
         try:
             while not self._stop.is_set():
-                self.last_progress = time.monotonic()
-                for msg in consumer.consume(self._batch_size, timeout=0.5):
-                    if not self._take(msg):
+                # A wait for room lasts until some lane finishes a message; librdkafka
+                # heartbeats from its own thread meanwhile, and only a wait longer than
+                # max.poll.interval.ms (a long database outage) costs the partitions.
+                room = self._lanes.room()
+                if room == 0:
+                    continue
+                for msg in consumer.consume(min(self._batch_size, room), timeout=0.5):
+                    if self._stop.is_set():
                         break
+                    self._take(msg)
                 self._commit(consumer)
         finally:
+            # Sets the stop event too: whatever shares it (relay, retry worker) ends with the loop.
+            self._lanes.close()
             self._commit(consumer)
             consumer.close()
             log.info("consumer_stopped")
+        if self._lanes.failure is not None:
+            raise self._lanes.failure
+
+    @property
+    def last_progress(self) -> float:
+        return self._lanes.last_progress
 
     def is_alive(self, within: float = 60.0) -> bool:
-        """Polling, or deliberately waiting out an infrastructure outage (which the database
-        check reports); False only when the loop is stuck or gone."""
+        """Polling, and every busy lane handling or deliberately waiting out an infrastructure
+        outage (which the database check reports); False when the loop or a lane is stuck."""
         return self._consumer is not None and time.monotonic() - self.last_progress < within
 
-    def _take(self, msg: Message) -> bool:
-        """Handles one message; False when stopping before it was done (it is not committed)."""
+    def _take(self, msg: Message) -> None:
         error = msg.error()
         if error is not None:
             if error.fatal():
                 raise KafkaException(error)
             log.warning("consumer_error", error=str(error))
-            return True
-        received = Received.of(msg)
+            return
+        self._lanes.submit(Received.of(msg))
+
+    def _work(self, received: Received) -> bool:
+        """Handles one message in its lane; False when stopping before it was done (it is not
+        committed)."""
         structlog.contextvars.bind_contextvars(
             topic=received.topic, partition=received.partition, offset=received.offset
         )
         try:
-            done = self._handle(received)
+            return self._handle(received)
         finally:
             structlog.contextvars.unbind_contextvars(
                 "topic", "partition", "offset", "event_id", "payment_id", "correlation_id"
             )
-        if done:
-            self._pending[(received.topic, received.partition)] = received.offset + 1
-        return done
 
     def _handle(self, msg: Received) -> bool:
         """Tries `msg` until it is handled, parked or dead-lettered. Infrastructure errors are
@@ -135,7 +153,7 @@ class ConsumerLoop(Generic[U]):
                     raise
                 RETRIES.labels(msg.topic).inc()
                 log.warning("infrastructure_retry", attempt=attempt, error=repr(e)[:500])
-            self.last_progress = time.monotonic()
+            self._lanes.touch()
             if self._stop.wait(backoff(attempt, cap=IN_PLACE_BACKOFF_CAP)):
                 return False
 
@@ -154,26 +172,26 @@ class ConsumerLoop(Generic[U]):
         )
         return self._dispatcher.deliver(msg, event, trace)
 
-    def _commit(self, consumer: Consumer, only: list[TopicPartition] | None = None) -> None:
-        keys = {(tp.topic, tp.partition) for tp in only} if only is not None else None
-        offsets = [
-            TopicPartition(t, p, o)
-            for (t, p), o in self._pending.items()
-            if keys is None or (t, p) in keys
-        ]
+    def _commit(self, consumer: Consumer, offsets: dict[Partition, int] | None = None) -> None:
+        if offsets is None:
+            offsets = self._lanes.to_commit()
         if not offsets:
             return
         try:
-            consumer.commit(offsets=offsets, asynchronous=False)
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=False,
+            )
         except KafkaException as e:
             # The partition may have moved to another instance; it will redeliver from the last
             # committed offset and the inbox turns the repeats into no-ops.
             log.warning("commit_failed", error=str(e))
-        for tp in offsets:
-            self._pending.pop((tp.topic, tp.partition), None)
+        self._lanes.committed(offsets)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._commit(consumer, only=partitions)
+        # No message of these partitions is started after this: the next owner has them.
+        offsets = self._lanes.revoke({(tp.topic, tp.partition) for tp in partitions})
+        self._commit(consumer, offsets)
 
 
 def _record_lag(stats_json: str) -> None:

@@ -128,9 +128,13 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     # pool_pre_ping: a database restart must not surface as errors on the first use of old
     # connections; the runtime retries anyway, this just avoids noise.
     return create_engine(
-        sqlalchemy_url(url), pool_size=pool_size, pool_pre_ping=True, pool_recycle=1800
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
     )

@@ -1,5 +1,6 @@
-"""Runs a consumer service: the consumer loop in the main thread, the outbox relay and the retry
-worker beside it, health and metrics on HTTP; SIGTERM or SIGINT stop them all cleanly.
+"""Runs a consumer service: the consumer loop (polling in the main thread, handling in its lanes),
+the outbox relay and the retry worker beside it, health and metrics on HTTP; SIGTERM or SIGINT
+stop them all cleanly.
 """
 
 from __future__ import annotations
@@ -49,8 +50,17 @@ class Wiring:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
+# Connections beside the lanes': the outbox relay, the retry worker (two while it parks a
+# message whose commit failed) and the health check.
+OTHER_CONNECTIONS = 4
+
+
 def wire(settings: ConsumerServiceSettings) -> Wiring:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.consumer_concurrency + OTHER_CONNECTIONS,
+        max_overflow=OTHER_CONNECTIONS,
+    )
     return Wiring(
         settings=settings,
         engine=engine,
@@ -91,6 +101,7 @@ def consume(
         dispatcher=dispatcher,
         dead_letters=dead_letters,
         stop=wiring.stop,
+        concurrency=settings.consumer_concurrency,
         batch_size=settings.consume_batch_size,
         instance_id=settings.consumer_instance_id,
     )

@@ -41,6 +41,9 @@ class ConsumerServiceSettings(RuntimeSettings):
     # waiting for its dead predecessor to expire. Must be unique per running instance.
     consumer_instance_id: str | None = Field(None, validation_alias="CONSUMER_INSTANCE_ID")
     consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
+    # Lanes handling messages at once (paykit.lanes): a payment's messages share one lane and
+    # keep their order; the database pool is sized from it.
+    consumer_concurrency: int = Field(32, ge=1, validation_alias="CONSUMER_CONCURRENCY")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
     # The retry schedule (paykit.retries): attempts before giving up, and the backoff between

@@ -5,159 +5,36 @@ from __future__ import annotations
 
 import threading
 import uuid
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from sqlalchemy import Column, Engine, MetaData, Table, Text, func, insert, select
+from confluent_kafka import KafkaException, Producer
+from runtime_support import (
+    FAST_RETRIES,
+    codec,
+    committed_total,
+    count,
+    effects,
+    effects_of,
+    initiated,
+    produce,
+    read_all,
+    record_effect,
+    running_loop,
+)
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import sessionmaker
 
 from payctl.embedded import wait_for
-from paykit.consumer import ConsumerLoop
-from paykit.db import make_engine, messaging_metadata, outbox, retry_schedule
-from paykit.dead_letters import DeadLetters
-from paykit.dispatch import Dispatcher
+from paykit.db import outbox, retry_schedule
 from paykit.errors import ImpossibleEvent, RetryLater, TransientError
-from paykit.kafka import ensure_topics, producer_config
+from paykit.kafka import producer_config
 from paykit.relay import OutboxRelay
 from paykit.retries import RetryPolicy
-from paykit.retry_worker import RetryWorker
 from paykit.unit_of_work import UnitOfWork
-from payment_events.codec import Codec
-from payment_events.events import PaymentFailed, PaymentInitiated, SellerLine
-from payment_events.registry import FileRegistry
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+from payment_events.events import PaymentFailed, PaymentInitiated
 
 pytestmark = pytest.mark.integration
-
-test_metadata = MetaData()
-effects = Table("effects", test_metadata, Column("event_id", Text), Column("payment_id", Text))
-codec = Codec(FileRegistry())
-
-
-@pytest.fixture
-def engine(fresh_database: str) -> Iterator[Engine]:
-    engine = make_engine(fresh_database)
-    messaging_metadata.create_all(engine)
-    test_metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def topic(broker: str) -> str:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    ensure_topics(broker, [name, f"{name}.dlq"], partitions=3)
-    return name
-
-
-def initiated(payment_id: str | None = None) -> PaymentInitiated:
-    return PaymentInitiated(
-        payment_id=payment_id or str(uuid.uuid4()),
-        customer_id="cus_1",
-        currency="EUR",
-        amount_minor=100,
-        payment_method="pm_card_visa",
-        lines=(SellerLine(line_no=0, seller_id="s1", amount_minor=100),),
-    )
-
-
-def record_effect(event: PaymentInitiated, uow: UnitOfWork) -> None:
-    uow.session.execute(
-        insert(effects).values(event_id=event.event_id, payment_id=event.payment_id)
-    )
-    uow.record(PaymentFailed(payment_id=event.payment_id, code="test", reason="follow-up"))
-
-
-def produce(broker: str, topic: str, *values: tuple[str, bytes]) -> None:
-    producer = Producer(producer_config(broker, "test"))
-    for key, value in values:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(10) == 0
-
-
-# Fast enough for a test, same shape as production's (doubling, capped, jittered).
-FAST_RETRIES = RetryPolicy(max_attempts=3, base_seconds=0.05, max_delay_seconds=0.2)
-
-
-@contextmanager
-def running_loop(
-    broker: str,
-    engine: Engine,
-    topic: str,
-    handler: Callable[[Any, UnitOfWork], None],
-    group: str,
-    give_up: Callable[[Any, UnitOfWork, BaseException], None] | None = None,
-    policy: RetryPolicy = FAST_RETRIES,
-) -> Iterator[ConsumerLoop[UnitOfWork]]:
-    """The consumer loop and the retry worker, wired as `paykit.service` wires them."""
-    stop = threading.Event()
-    factory = sessionmaker(engine)
-    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
-    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
-        codec=codec,
-        handlers={PaymentInitiated: handler},
-        give_up={PaymentInitiated: give_up} if give_up else {},
-        uow_factory=lambda: UnitOfWork(factory, codec),
-        dead_letters=dead_letters,
-        policy=policy,
-    )
-    loop: ConsumerLoop[UnitOfWork] = ConsumerLoop(
-        bootstrap=broker,
-        group_id=group,
-        client_id="test",
-        topics=[topic],
-        codec=codec,
-        dispatcher=dispatcher,
-        dead_letters=dead_letters,
-        stop=stop,
-    )
-    worker = RetryWorker(dispatcher, factory, stop, idle_seconds=0.05)
-    threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
-    for t in threads:
-        t.start()
-    try:
-        yield loop
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-            assert not t.is_alive()
-
-
-def committed_total(broker: str, group: str, topic: str, partitions: int = 3) -> int:
-    c = Consumer({"bootstrap.servers": broker, "group.id": group})
-    try:
-        offsets = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return sum(max(tp.offset, 0) for tp in offsets)
-    finally:
-        c.close()
-
-
-def count(engine: Engine, table: Table) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def read_all(broker: str, topic: str, expected: int) -> list[Any]:
-    c = Consumer(
-        {"bootstrap.servers": broker, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
-    )
-    c.subscribe([topic])
-    got: list[Any] = []
-
-    def enough() -> bool:
-        got.extend(m for m in c.consume(100, 0.5) if m.error() is None)
-        return len(got) >= expected
-
-    try:
-        wait_for(enough, 30, f"{expected} messages on {topic}", interval=0)
-        return got
-    finally:
-        c.close()
 
 
 def test_a_redelivered_event_changes_nothing(broker: str, engine: Engine, topic: str) -> None:
@@ -229,14 +106,6 @@ def test_a_transient_error_is_retried_and_not_committed_until_it_succeeds(
         wait_for(lambda: committed_total(broker, group, topic) == 1, 30, "offset committed")
     assert failures_left == [0]
     assert count(engine, effects) == 1
-
-
-def effects_of(engine: Engine, payment_id: str) -> list[str]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(effects.c.event_id).where(effects.c.payment_id == payment_id)
-        ).all()
-    return [r.event_id for r in rows]
 
 
 def test_a_provider_outage_parks_the_payment_and_the_partition_moves_on(

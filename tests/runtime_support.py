@@ -1,0 +1,161 @@
+"""What the runtime's integration tests share: a test event and its effects table, producing to
+and reading from the real broker, committed offsets, and the consumer loop wired as
+`paykit.service` wires it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy import Column, Engine, MetaData, Table, Text, func, insert, select
+from sqlalchemy.orm import sessionmaker
+
+from payctl.embedded import wait_for
+from paykit.consumer import ConsumerLoop
+from paykit.dead_letters import DeadLetters
+from paykit.dispatch import Dispatcher
+from paykit.kafka import producer_config
+from paykit.retries import RetryPolicy
+from paykit.retry_worker import RetryWorker
+from paykit.unit_of_work import UnitOfWork
+from payment_events.codec import Codec
+from payment_events.events import PaymentFailed, PaymentInitiated, SellerLine
+from payment_events.registry import FileRegistry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+test_metadata = MetaData()
+effects = Table("effects", test_metadata, Column("event_id", Text), Column("payment_id", Text))
+codec = Codec(FileRegistry())
+
+# Fast enough for a test, same shape as production's (doubling, capped, jittered).
+FAST_RETRIES = RetryPolicy(max_attempts=3, base_seconds=0.05, max_delay_seconds=0.2)
+# CONSUMER_CONCURRENCY's default: the runtime is tested as it runs.
+LANES = 32
+
+
+def initiated(payment_id: str | None = None) -> PaymentInitiated:
+    return PaymentInitiated(
+        payment_id=payment_id or str(uuid.uuid4()),
+        customer_id="cus_1",
+        currency="EUR",
+        amount_minor=100,
+        payment_method="pm_card_visa",
+        lines=(SellerLine(line_no=0, seller_id="s1", amount_minor=100),),
+    )
+
+
+def record_effect(event: PaymentInitiated, uow: UnitOfWork) -> None:
+    uow.session.execute(
+        insert(effects).values(event_id=event.event_id, payment_id=event.payment_id)
+    )
+    uow.record(PaymentFailed(payment_id=event.payment_id, code="test", reason="follow-up"))
+
+
+def produce(
+    broker: str, topic: str, *values: tuple[str, bytes], partition: int | None = None
+) -> None:
+    """Keyed messages, in order; all to `partition` when given (else the key picks it)."""
+    producer = Producer(producer_config(broker, "test"))
+    where = {} if partition is None else {"partition": partition}
+    for key, value in values:
+        producer.produce(topic, key=key, value=value, **where)
+    assert producer.flush(10) == 0
+
+
+@contextmanager
+def running_loop(
+    broker: str,
+    engine: Engine,
+    topic: str,
+    handler: Callable[[Any, UnitOfWork], None],
+    group: str,
+    give_up: Callable[[Any, UnitOfWork, BaseException], None] | None = None,
+    policy: RetryPolicy = FAST_RETRIES,
+    concurrency: int = LANES,
+    stop: threading.Event | None = None,
+) -> Iterator[ConsumerLoop[UnitOfWork]]:
+    """The consumer loop and the retry worker, wired as `paykit.service` wires them; stopped and
+    joined on leaving (`stop` lets the test stop them earlier)."""
+    stop = stop or threading.Event()
+    factory = sessionmaker(engine)
+    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
+    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
+        codec=codec,
+        handlers={PaymentInitiated: handler},
+        give_up={PaymentInitiated: give_up} if give_up else {},
+        uow_factory=lambda: UnitOfWork(factory, codec),
+        dead_letters=dead_letters,
+        policy=policy,
+    )
+    loop: ConsumerLoop[UnitOfWork] = ConsumerLoop(
+        bootstrap=broker,
+        group_id=group,
+        client_id="test",
+        topics=[topic],
+        codec=codec,
+        dispatcher=dispatcher,
+        dead_letters=dead_letters,
+        stop=stop,
+        concurrency=concurrency,
+    )
+    worker = RetryWorker(dispatcher, factory, stop, idle_seconds=0.05)
+    threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
+    for t in threads:
+        t.start()
+    try:
+        yield loop
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+            assert not t.is_alive()
+
+
+def committed_offsets(broker: str, group: str, topic: str, partitions: int = 3) -> list[int]:
+    """The group's committed offset of each partition (0 where none is committed)."""
+    c = Consumer({"bootstrap.servers": broker, "group.id": group})
+    try:
+        offsets = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return [max(tp.offset, 0) for tp in offsets]
+    finally:
+        c.close()
+
+
+def committed_total(broker: str, group: str, topic: str, partitions: int = 3) -> int:
+    return sum(committed_offsets(broker, group, topic, partitions))
+
+
+def count(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def read_all(broker: str, topic: str, expected: int) -> list[Any]:
+    c = Consumer(
+        {"bootstrap.servers": broker, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
+    )
+    c.subscribe([topic])
+    got: list[Any] = []
+
+    def enough() -> bool:
+        got.extend(m for m in c.consume(100, 0.5) if m.error() is None)
+        return len(got) >= expected
+
+    try:
+        wait_for(enough, 30, f"{expected} messages on {topic}", interval=0)
+        return got
+    finally:
+        c.close()
+
+
+def effects_of(engine: Engine, payment_id: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(effects.c.event_id).where(effects.c.payment_id == payment_id)
+        ).all()
+    return [r.event_id for r in rows]
