@@ -10,10 +10,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from tqdm import tqdm
 
 from payctl.bench.ledger import audit_sync_ledger
-from payctl.bench.openloop import Sent, drive
+from payctl.bench.openloop import CLIENT_OVERLOADED, Sent, drive
 from payctl.bench.profile import Profiler
 from payctl.bench.stats import FlowResult
 from payctl.bench.watch import CAPTURED, ORDER_CONFIRMED, MilestoneWatcher
@@ -62,16 +63,19 @@ def run_async_flow(stack: Stack, load: Load) -> FlowResult:
         auth = {"Authorization": f"Bearer {stack.token}"}
         driven = _drive(stack, load, f"{stack.bff_url}/v1/payments", 202, auth, "async")
         accepted = _accepted(driven.sent, 202)
-        drained = _wait_drained(accepted, watcher.done, load)
+        unanswered = _ask_again(stack.bff_url, auth, load, driven.sent)
+        drained = _wait_drained(accepted | unanswered, watcher.done, load)
     finally:
         watcher.stop()
     # The ledger is read once the stack is at rest: every payment settled in the BFF, nothing
     # left in an outbox or on the retry schedule.
-    wait_at_rest(stack, list(accepted), load.drain_timeout)
-    report = audit_stack(stack, {pid: "CAPTURED" for pid in accepted})
+    every = [*accepted, *unanswered]
+    wait_at_rest(stack, every, load.drain_timeout)
+    report = audit_stack(stack, dict.fromkeys(every, "CAPTURED"))
     ledger = {
         "exactly_once": report.passed,
         "payments_audited": report.payments,
+        "unanswered_then_replayed": len(unanswered),
         "violations": [str(v) for v in report.violations[:20]],
     }
     return _result("async", driven, accepted, watcher.seen, load, drained, ledger)
@@ -157,6 +161,27 @@ def _schedule_outage(psp_url: str, load: Load) -> threading.Timer | None:
     timer.daemon = True
     timer.start()
     return timer
+
+
+def _ask_again(
+    bff_url: str, auth: dict[str, str], load: Load, sent: list[Sent]
+) -> dict[str, tuple[float, float]]:
+    """Sends each request that got no answer once more with its Idempotency-Key, as a client
+    must: the BFF replays the payment it took, or takes it now. Either way it is a payment to
+    finish and audit; it does not count as accepted in the figures."""
+    plans = {p.key: p for p in load.plans}
+    found: dict[str, tuple[float, float]] = {}
+    with httpx.Client(base_url=bff_url, headers=auth, timeout=30, trust_env=False) as client:
+        for s in sent:
+            if s.status is not None or s.error == CLIENT_OVERLOADED:
+                continue
+            plan = plans[s.key]
+            response = client.post(
+                "/v1/payments", json=plan.body, headers={"Idempotency-Key": plan.key}
+            )
+            if response.status_code == 202:
+                found[str(response.json()["payment_id"])] = (s.due, time.time())
+    return found
 
 
 def _accepted(sent: list[Sent], ok_status: int) -> dict[str, tuple[float, float]]:

@@ -23,6 +23,7 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 # Beyond this many requests in flight the client itself would be the bottleneck: further due
 # requests are not sent and count as failed ("client_overloaded"), so the report says so.
 MAX_IN_FLIGHT = 4000
+CLIENT_OVERLOADED = "client_overloaded"
 
 
 @dataclass
@@ -69,7 +70,7 @@ async def drive(
             record = sent[n]
             record.due = start_wall + n / rate
             if len(in_flight) >= MAX_IN_FLIGHT:
-                _finish(record, None, "client_overloaded", None)
+                _finish(record, None, CLIENT_OVERLOADED, None)
                 on_answer(record)
                 continue
             task = asyncio.create_task(_post(session, url, plan, record, ok_status, on_answer))
