@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import psutil
+import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from payctl.embedded import free_ports, wait_for
+from payctl.embedded import EmbeddedPostgres, free_ports, wait_for
 from payctl.errors import StackError
 from payctl.services import DATABASES, DEFAULT_HEALTH_PORTS, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
@@ -266,3 +267,24 @@ def test_a_service_that_dies_while_starting_is_named_with_its_log(tmp_path: Path
     assert "string_too_short" in str(refused.value)  # the log's tail says why
     assert not any(stack.is_running(name) for name in SERVICE_NAMES)
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # PostgreSQL stopped
+
+
+def test_the_embedded_postgres_takes_the_connections_of_a_stack_at_full_load(
+    tmp_path: Path,
+) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg")
+    server.start()
+    try:
+        with contextlib.ExitStack() as held:
+            connections = [
+                held.enter_context(psycopg.connect(server.admin_url)) for _ in range(300)
+            ]
+            shown = {}
+            for setting in ("max_connections", "synchronous_commit"):
+                row = connections[-1].execute(f"SHOW {setting}").fetchone()
+                assert row is not None
+                shown[setting] = row[0]
+    finally:
+        server.stop()
+
+    assert shown == {"max_connections": "500", "synchronous_commit": "on"}

@@ -1,11 +1,13 @@
-"""The FastAPI application; `create_app(settings)` is its one wiring point. Nothing connects
-until the server starts it."""
+"""The FastAPI application; `create_app(settings)` is its one wiring point, and
+`app_from_environment()` builds it in a server process. Nothing connects until the server
+starts it."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from anyio import to_thread
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import sessionmaker
@@ -14,22 +16,40 @@ from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.api.errors import install_error_handlers
 from bff.api.routes import health, payments, refunds
+from bff.settings import Settings
 from paykit.db import make_engine
+from paykit.logging import configure_logging
+from paykit.server_workers import end_with_supervisor
 from payment_events.codec import Codec
 from payment_events.registry import registry_for
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from bff.settings import Settings
+
+# Connections per server process.
+POOL_SIZE = 20
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server process, for uvicorn's `factory=True`: each worker is a fresh
+    interpreter, so it reads its settings and sets up its logging itself."""
+    settings = Settings()
+    configure_logging("bff", settings.log_level, settings.log_format)
+    end_with_supervisor()
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_mappers()
-        # Sized like the threadpool that runs the (sync) routes, so requests rarely queue.
-        engine = make_engine(settings.database_url, pool_size=20)
+        # The routes are sync: each runs on a thread of anyio's pool and holds a connection
+        # meanwhile. As many threads as connections, so a request waits for a thread, not for a
+        # connection, and under load no connection beyond the pool is opened and closed again
+        # for every request.
+        to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
+        engine = make_engine(settings.database_url, pool_size=POOL_SIZE)
         bound_connect_time(engine)
         app.state.engine = engine
         app.state.session_factory = sessionmaker(engine, expire_on_commit=False)

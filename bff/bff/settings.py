@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path  # noqa: TC003 pydantic resolves it at run time
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from paykit.settings import (
@@ -25,11 +28,27 @@ class Settings(RuntimeSettings, SecretChecked):
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="BFF_DATABASE_URL")
     host: str = Field("127.0.0.1", validation_alias="BFF_HOST")
     port: int = Field(8000, ge=0, le=65535, validation_alias="BFF_PORT")
+    # Server processes sharing the port. One is enough for a developer; each runs its routes on
+    # threads that share one interpreter lock, so a busy API wants one per core.
+    workers: int = Field(1, ge=1, validation_alias="BFF_WORKERS")
+    # Where the workers write their metrics, so that a scrape of /metrics counts the requests of
+    # all of them whichever one answers it (prometheus_client's multiprocess mode, which reads
+    # the variable itself). Needed with more than one worker; emptied at each start.
+    metrics_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
     # Ends in `_secret`, so SecretChecked refuses the development default in production. HS256
     # keys shorter than the hash (32 bytes) weaken it (RFC 7518, section 3.2).
     auth_secret: str = Field(
         DEVELOPMENT_SECRET, min_length=32, validation_alias="BFF_AUTH_SECRET", repr=False
     )
+
+    @model_validator(mode="after")
+    def _workers_share_their_metrics(self) -> Self:
+        if self.workers > 1 and self.metrics_dir is None:
+            raise ValueError(
+                "BFF_WORKERS above 1 needs PROMETHEUS_MULTIPROC_DIR, a directory the workers "
+                "share: without it /metrics would count the requests of one worker only"
+            )
+        return self
 
 
 class ProjectorSettings(ConsumerServiceSettings):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from pydantic import ValidationError
 
-from bff.auth import AUDIENCE, Unauthenticated, bearer_token, issue_token, verify_token
+from bff.auth import (
+    AUDIENCE,
+    LEEWAY_SECONDS,
+    Unauthenticated,
+    bearer_token,
+    issue_token,
+    verify_token,
+)
 from bff.settings import Settings
 from paykit.settings import DEVELOPMENT_SECRET
 
@@ -28,6 +36,17 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
 def test_an_expired_token_is_refused() -> None:
     with pytest.raises(Unauthenticated, match="expired"):
         verify_token(SECRET, issue_token(SECRET, "shop", -120))
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = issue_token(SECRET, "shop", 60)
+    assert verify_token(SECRET, token) == "shop"
+    later = time.time() + 60 + LEEWAY_SECONDS
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(SECRET, token)
 
 
 @pytest.mark.parametrize(

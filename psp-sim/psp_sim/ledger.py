@@ -27,6 +27,10 @@ ID_PREFIX: dict[Kind, str] = {
 }
 
 
+# Built once: only its values change from one operation to the next.
+_RECORD = insert(operations).returning(*operations.c)
+
+
 @dataclass(frozen=True)
 class Operation:
     kind: Kind
@@ -77,21 +81,20 @@ async def record(
     operation_id = new_id(kind)
     row = (
         await conn.execute(
-            insert(operations)
-            .values(
-                id=operation_id,
-                kind=kind,
-                idempotency_key=idempotency_key,
-                reference=reference,
-                authorization_id=authorization_id or operation_id,
-                capture_id=capture_id,
-                amount_minor=amount_minor,
-                currency=currency,
-                status=status,
-                decline_code=decline_code,
-                decline_reason=decline_reason,
-            )
-            .returning(*operations.c)
+            _RECORD,
+            {
+                "id": operation_id,
+                "kind": kind,
+                "idempotency_key": idempotency_key,
+                "reference": reference,
+                "authorization_id": authorization_id or operation_id,
+                "capture_id": capture_id,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "status": status,
+                "decline_code": decline_code,
+                "decline_reason": decline_reason,
+            },
         )
     ).one()
     return Operation.of(row)

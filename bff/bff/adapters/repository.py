@@ -30,6 +30,14 @@ class PaymentRepository:
         return self._session.get(Payment, payment_id, with_for_update=True)
 
 
+# Built once: the insert is the same for every payment, only its values change.
+_CLAIM = (
+    insert(idempotency_keys)
+    .on_conflict_do_nothing(index_elements=[idempotency_keys.c.client_id, idempotency_keys.c.key])
+    .returning(idempotency_keys.c.key)
+)
+
+
 class IdempotencyKeys:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -43,19 +51,15 @@ class IdempotencyKeys:
         then sees the conflict (or claims the key if the twin rolled back).
         """
         claimed = self._session.execute(
-            insert(idempotency_keys)
-            .values(
-                client_id=client_id,
-                key=key,
-                fingerprint=fingerprint,
-                payment_id=payment_id,
-                status_code=answer.status_code,
-                response=answer.body,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[idempotency_keys.c.client_id, idempotency_keys.c.key]
-            )
-            .returning(idempotency_keys.c.key)
+            _CLAIM,
+            {
+                "client_id": client_id,
+                "key": key,
+                "fingerprint": fingerprint,
+                "payment_id": payment_id,
+                "status_code": answer.status_code,
+                "response": answer.body,
+            },
         ).first()
         return claimed is not None
 

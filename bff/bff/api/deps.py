@@ -21,14 +21,18 @@ def client_of(request: Request) -> str:
     return verify_token(request.app.state.settings.auth_secret, token)
 
 
-def authenticate(
+# The dependencies are async though they never wait: FastAPI runs a sync one on a thread of its
+# pool, a hand-off per dependency per request that costs more than the work it hands off.
+
+
+async def authenticate(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     return client_of(request)
 
 
-def get_uow(request: Request) -> BffUnitOfWork:
+async def get_uow(request: Request) -> BffUnitOfWork:
     return BffUnitOfWork(request.app.state.session_factory, request.app.state.codec)
 
 

@@ -10,18 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from psp_sim.behaviour import Behaviour  # noqa: TC001 FastAPI resolves it at run time
 from psp_sim.errors import IdempotencyKeyMissing
 
+# Async though they never wait: FastAPI runs a sync dependency on a thread of its pool, a
+# hand-off per dependency per request that costs more than the work it hands off.
 
-def get_engine(request: Request) -> AsyncEngine:
+
+async def get_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
 
 
-def get_behaviour(request: Request) -> Behaviour:
+async def get_behaviour(request: Request) -> Behaviour:
     behaviour: Behaviour = request.app.state.behaviour
     return behaviour
 
 
-def require_idempotency_key(
+async def require_idempotency_key(
     key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str:
     if not key:
