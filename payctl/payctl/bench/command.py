@@ -20,7 +20,12 @@ from payctl.cli_logging import configure_cli_logging
 from payctl.embedded import free_ports
 from payctl.errors import StackError
 from payctl.load import Kind, planned_payment
-from payctl.services import CONSUMER_SERVICES, DEFAULT_HEALTH_PORTS, SERVER_VARIABLES
+from payctl.services import (
+    BFF_WORKERS,
+    CONSUMER_SERVICES,
+    DEFAULT_HEALTH_PORTS,
+    SERVER_VARIABLES,
+)
 from payctl.stack import Stack, StackConfig
 
 FLOWS = ("async", "sync")
@@ -163,7 +168,7 @@ def bench(
                     stack.stop_service(name)
             from payctl.baseline.launch import running_baseline
 
-            with running_baseline(stack) as baseline_url:
+            with running_baseline(stack, workers=BFF_WORKERS) as baseline_url:
                 results.append(run_sync_flow(stack, baseline_url, load))
     except StackError as e:
         raise click.ClickException(str(e)) from None
