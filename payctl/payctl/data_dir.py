@@ -33,6 +33,11 @@ class DataDir:
     def logs(self) -> Path:
         return self.path / "logs"
 
+    @property
+    def bff_metrics(self) -> Path:
+        """Where the BFF's workers write their metrics (PROMETHEUS_MULTIPROC_DIR)."""
+        return self.path / "bff-metrics"
+
     def log_file(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 

@@ -155,6 +155,7 @@ class Stack:
                 health_ports=self.config.health_ports,
                 bff_auth_secret=bff_auth_secret(self.config.env),
                 sso_signing_key=sso_signing_key(self.config.env),
+                bff_metrics_dir=str(self.config.layout.bff_metrics),
             )
             self._cleanup.callback(self._stop_services)
             for service in SERVICES:
