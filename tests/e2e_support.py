@@ -11,8 +11,7 @@ import httpx
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from payctl.embedded import free_ports, wait_for
-from payctl.services import DEFAULT_HEALTH_PORTS
+from payctl.embedded import wait_for
 from payctl.stack import Stack, StackConfig
 from paykit.kafka import producer_config
 from payment_events.codec import Codec
@@ -178,16 +177,4 @@ def wait_committed_past(bootstrap: str, group: str, where: TopicPartition) -> No
 
 
 def stack_on_free_ports(data_dir: Path, env: dict[str, str]) -> Stack:
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
-    return Stack(
-        StackConfig(
-            data_dir=data_dir,
-            bff_port=bff,
-            psp_port=psp,
-            kafka_port=kafka,
-            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
-            env=env,
-            # Two cores shared by a whole stack: a restart under load can take a while.
-            start_timeout=120,
-        )
-    )
+    return Stack(StackConfig.on_free_ports(data_dir, env))

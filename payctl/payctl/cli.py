@@ -16,7 +16,6 @@ import click
 from payctl.bench.command import bench
 from payctl.chaos import run_chaos
 from payctl.cli_logging import configure_cli_logging
-from payctl.embedded import free_ports
 from payctl.errors import StackError
 from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
@@ -203,19 +202,7 @@ def soak(
     # payment in the databases, which on shared servers would include other runs.
     env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
     env = {**FAST_PROVIDER, **env}
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
-    stack = Stack(
-        StackConfig(
-            data_dir=data_dir,
-            fresh=True,
-            bff_port=bff,
-            psp_port=psp,
-            kafka_port=kafka,
-            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
-            env=env,
-            start_timeout=120,
-        )
-    )
+    stack = Stack(StackConfig.on_free_ports(data_dir, env, fresh=True))
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     try:
         stack.start()

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from payctl.data_dir import DataDir
 from payctl.databases import ensure_database, migrate
-from payctl.embedded import free_port
+from payctl.embedded import free_port, free_ports
 from payctl.errors import StackError
 from payctl.process import ServiceProcess, wait_healthy
 from payctl.servers import EmbeddedServers
@@ -73,6 +73,25 @@ class StackConfig:
     @property
     def layout(self) -> DataDir:
         return DataDir(self.data_dir)
+
+    @classmethod
+    def on_free_ports(
+        cls, data_dir: Path, env: Mapping[str, str], *, fresh: bool = False, partitions: int = 6
+    ) -> StackConfig:
+        """A stack that runs beside any other on this machine: every port a free one."""
+        bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+        return cls(
+            data_dir=data_dir,
+            partitions=partitions,
+            bff_port=bff,
+            psp_port=psp,
+            kafka_port=kafka,
+            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
+            fresh=fresh,
+            env=env,
+            # Two cores shared by a whole stack: a start or restart under load can take a while.
+            start_timeout=120,
+        )
 
 
 @dataclass

@@ -13,17 +13,16 @@ from pathlib import Path
 
 import click
 
+from payctl.baseline.launch import running_baseline
 from payctl.bench.flows import Load, run_async_flow, run_sync_flow
 from payctl.bench.plot import plot
 from payctl.bench.report import result_document, table
 from payctl.cli_logging import configure_cli_logging
-from payctl.embedded import free_ports
 from payctl.errors import StackError
 from payctl.load import Kind, planned_payment
 from payctl.services import (
     BFF_WORKERS,
     CONSUMER_SERVICES,
-    DEFAULT_HEALTH_PORTS,
     SERVER_VARIABLES,
 )
 from payctl.stack import Stack, StackConfig
@@ -166,8 +165,6 @@ def bench(
             for name in stack.process_names:
                 if name.startswith(ASYNC_PROCESSES):
                     stack.stop_service(name)
-            from payctl.baseline.launch import running_baseline
-
             with running_baseline(stack, workers=BFF_WORKERS) as baseline_url:
                 results.append(run_sync_flow(stack, baseline_url, load))
     except StackError as e:
@@ -194,17 +191,4 @@ def _stack(data_dir: Path, partitions: int, provider_latency_ms: int) -> Stack:
     # Real Kafka or PostgreSQL may be given through the environment, as for `payctl up`.
     env = {**os.environ, "PSP_LATENCY_MS": str(provider_latency_ms), "PSP_JITTER_MS": "0"}
     on_embedded = not any(v in os.environ for v in SERVER_VARIABLES)
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
-    return Stack(
-        StackConfig(
-            data_dir=data_dir,
-            fresh=on_embedded,
-            partitions=partitions,
-            bff_port=bff,
-            psp_port=psp,
-            kafka_port=kafka,
-            health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
-            env=env,
-            start_timeout=120,
-        )
-    )
+    return Stack(StackConfig.on_free_ports(data_dir, env, fresh=on_embedded, partitions=partitions))
