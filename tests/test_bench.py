@@ -6,15 +6,23 @@ the outage."""
 from __future__ import annotations
 
 import json
+import random
+import uuid
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
+from payctl.bench.flows import Load, ask_again_unanswered
+from payctl.bench.openloop import Sent
 from payctl.cli import main
+from payctl.load import Kind, planned_payment
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from payctl.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +63,27 @@ def test_bench_compares_both_flows_through_a_provider_outage(tmp_path: Path) -> 
     assert "ratios_sync_over_async" in document
     assert (out / "result.png").read_bytes()[:4] == b"\x89PNG"
     assert "click→CAPTURED p99 ms" in result.output
+
+
+def test_a_request_that_got_no_answer_is_asked_again_with_its_key(stack: Stack) -> None:
+    rng = random.Random(5)
+    run = uuid.uuid4().hex[:8]
+    taken, never_sent = (planned_payment(f"bench-{run}-{n}", Kind.APPROVED, rng) for n in (0, 1))
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    # The BFF took the first, but its answer was lost; the second never reached it.
+    first = httpx.post(
+        f"{stack.bff_url}/v1/payments",
+        json=taken.body,
+        headers={**auth, "Idempotency-Key": taken.key},
+        timeout=30,
+    )
+    assert first.status_code == 202
+    load = Load([taken, never_sent], rate=1, provider_latency_ms=0, outage_seconds=0,
+                drain_timeout=10, progress=False)  # fmt: skip
+    sent = [Sent(0, taken.key, 1.0, error="TimeoutError"), Sent(1, never_sent.key, 2.0)]
+    sent[1].error = "ServerDisconnectedError"
+
+    found = ask_again_unanswered(stack.bff_url, auth, load, sent)
+
+    assert set(found) >= {first.json()["payment_id"]}  # replayed, not taken twice
+    assert len(found) == 2

@@ -63,7 +63,7 @@ def run_async_flow(stack: Stack, load: Load) -> FlowResult:
         auth = {"Authorization": f"Bearer {stack.token}"}
         driven = _drive(stack, load, f"{stack.bff_url}/v1/payments", 202, auth, "async")
         accepted = _accepted(driven.sent, 202)
-        unanswered = _ask_again(stack.bff_url, auth, load, driven.sent)
+        unanswered = ask_again_unanswered(stack.bff_url, auth, load, driven.sent)
         drained = _wait_drained(accepted | unanswered, watcher.done, load)
     finally:
         watcher.stop()
@@ -163,7 +163,7 @@ def _schedule_outage(psp_url: str, load: Load) -> threading.Timer | None:
     return timer
 
 
-def _ask_again(
+def ask_again_unanswered(
     bff_url: str, auth: dict[str, str], load: Load, sent: list[Sent]
 ) -> dict[str, tuple[float, float]]:
     """Sends each request that got no answer once more with its Idempotency-Key, as a client
