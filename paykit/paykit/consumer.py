@@ -18,7 +18,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from paykit.dispatch import Outcome, U, is_infrastructure
-from paykit.kafka import consumer_config
+from paykit.kafka import consumer_config, take_available
 from paykit.lanes import Lanes
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
+# How long one poll waits for a message before the loop looks at its stop event and commits.
+POLL_SECONDS = 0.5
 # Waits between in-place tries stay short, so a recovered database or broker is used at once.
 IN_PLACE_BACKOFF_CAP = 5.0
 
@@ -90,7 +92,7 @@ class ConsumerLoop(Generic[U]):
                 room = self._lanes.room()
                 if room == 0:
                     continue
-                for msg in consumer.consume(min(self._batch_size, room), timeout=0.5):
+                for msg in take_available(consumer, min(self._batch_size, room), POLL_SECONDS):
                     if self._stop.is_set():
                         break
                     self._take(msg)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, Message
 
 
 def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
@@ -35,6 +38,21 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str) -> dict[str, 
         "heartbeat.interval.ms": 1000,
         "max.poll.interval.ms": 300000,
     }
+
+
+def take_available(consumer: Consumer, limit: int, wait: float) -> list[Message]:
+    """Up to `limit` messages: those already fetched, or else the first to arrive within `wait`
+    seconds with whatever came along with it. Never waits for a batch to fill: librdkafka's
+    consume(n, timeout) does, which held every lightly loaded hop back by up to `timeout`."""
+    if limit < 1:
+        return []
+    taken: list[Message] = consumer.consume(limit, timeout=0)
+    if taken:
+        return taken
+    first = consumer.poll(wait)
+    if first is None:
+        return []
+    return [first, *consumer.consume(limit - 1, timeout=0)] if limit > 1 else [first]
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
