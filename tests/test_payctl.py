@@ -33,7 +33,8 @@ pytestmark = pytest.mark.e2e
 PAYCTL = str(Path(sys.executable).with_name("payctl"))
 # The embedded default is under test: a developer's own servers must not stand in for it.
 OVERRIDES = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", *(d.env_var for d in DATABASES)}
-START_TIMEOUT = 120
+# payctl waits up to 120 s for each service to be healthy; a start on a loaded machine can use it.
+START_TIMEOUT = 240
 
 
 def consecutive_free_ports(count: int) -> int:

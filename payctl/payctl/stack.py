@@ -67,7 +67,8 @@ class StackConfig:
     fresh: bool = False
     # The environment the overrides are read from and every service inherits.
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    start_timeout: float = 60.0
+    # Two cores shared by a whole stack: a start or restart under load can take a while.
+    start_timeout: float = 120.0
     stop_timeout: float = 15.0
 
     @property
@@ -89,8 +90,6 @@ class StackConfig:
             health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
             fresh=fresh,
             env=env,
-            # Two cores shared by a whole stack: a start or restart under load can take a while.
-            start_timeout=120,
         )
 
 
