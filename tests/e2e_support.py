@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from payctl.embedded import wait_for
 from payctl.stack import Stack, StackConfig
-from paykit.kafka import producer_config
+from paykit.kafka import producer_config, take_available
 from payment_events.codec import Codec
 from payment_events.registry import FileRegistry
 
@@ -128,7 +128,7 @@ def find_event(bootstrap: str, topic: str, payment_id: str, timeout: float = 30)
     found: list[Any] = []
 
     def seen() -> bool:
-        for msg in consumer.consume(500, 0.5):
+        for msg in take_available(consumer, 500, 0.5):
             if msg.error() is None and msg.key() == payment_id.encode():
                 found.append(msg)
         return bool(found)

@@ -17,7 +17,7 @@ from payctl.embedded import wait_for
 from paykit.consumer import ConsumerLoop
 from paykit.dead_letters import DeadLetters
 from paykit.dispatch import Dispatcher
-from paykit.kafka import producer_config
+from paykit.kafka import producer_config, take_available
 from paykit.retries import RetryPolicy
 from paykit.retry_worker import RetryWorker
 from paykit.unit_of_work import UnitOfWork
@@ -78,6 +78,7 @@ def running_loop(
     policy: RetryPolicy = FAST_RETRIES,
     concurrency: int = LANES,
     stop: threading.Event | None = None,
+    idle_rest: float = 0.0,
 ) -> Iterator[ConsumerLoop[UnitOfWork]]:
     """The consumer loop and the retry worker, wired as `paykit.service` wires them; stopped and
     joined on leaving (`stop` lets the test stop them earlier)."""
@@ -102,6 +103,7 @@ def running_loop(
         dead_letters=dead_letters,
         stop=stop,
         concurrency=concurrency,
+        idle_rest=idle_rest,
     )
     worker = RetryWorker(dispatcher, factory, stop, idle_seconds=0.05)
     threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
@@ -143,7 +145,7 @@ def read_all(broker: str, topic: str, expected: int) -> list[Any]:
     got: list[Any] = []
 
     def enough() -> bool:
-        got.extend(m for m in c.consume(100, 0.5) if m.error() is None)
+        got.extend(m for m in take_available(c, 100, 0.5) if m.error() is None)
         return len(got) >= expected
 
     try:

@@ -6,6 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psutil
 import pytest
 from e2e_support import (
     count_rows,
@@ -16,6 +17,7 @@ from e2e_support import (
 )
 
 from payctl.embedded import wait_for
+from payctl.stack import EMBEDDED_IDLE_REST_MS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -119,3 +121,12 @@ def test_without_a_token_the_bff_answers_401(stack: Any) -> None:
     response = httpx.post(f"{stack.bff_url}/v1/payments", json=new_payment(), timeout=10)
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
+
+
+def test_consumers_on_the_embedded_broker_rest_when_idle(stack: Any) -> None:
+    # noida-db answers an empty fetch at once; without resting every idle consumer would spin.
+    if "KAFKA_BOOTSTRAP_SERVERS" in stack.config.env:
+        pytest.skip("the stack runs on a broker of the developer's, which holds empty fetches")
+    for name in ("bff-projector", "billing-consumer", "order-consumer", "capture-consumer"):
+        environment = psutil.Process(stack.pid(name)).environ()
+        assert environment["CONSUMER_IDLE_REST_MS"] == str(EMBEDDED_IDLE_REST_MS), name

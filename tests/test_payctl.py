@@ -23,6 +23,7 @@ from payctl.embedded import EmbeddedPostgres, free_ports, wait_for
 from payctl.errors import StackError
 from payctl.services import DATABASES, DEFAULT_HEALTH_PORTS, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
+from paykit.kafka import take_available
 from payment_events.catalog import all_topic_names
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def read_all(bootstrap: str, topic: str) -> list[bytes]:
     try:
         wait_for(
             lambda: (
-                values.extend(m.value() for m in consumer.consume(10, 0.5) if not m.error())
+                values.extend(m.value() for m in take_available(consumer, 10, 0.5) if not m.error())
                 or bool(values)
             ),
             30,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from paykit.kafka import take_available
 from payment_events.catalog import CATALOG
 from payment_events.codec import DecodeError
 
@@ -70,7 +71,7 @@ def scan_topics(bootstrap: str, codec: Codec, timeout: float = 120.0) -> TopicSc
         while remaining:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topics not read to their end within {timeout:.0f}s")
-            for msg in consumer.consume(BATCH, timeout=1.0):
+            for msg in take_available(consumer, BATCH, 1.0):
                 if msg.error() is not None:
                     continue  # a transient broker error; the offsets below decide when we stop
                 topic, partition, offset = msg.topic(), msg.partition(), msg.offset()

@@ -104,6 +104,7 @@ def consume(
         concurrency=settings.consumer_concurrency,
         batch_size=settings.consume_batch_size,
         instance_id=settings.consumer_instance_id,
+        idle_rest=settings.consumer_idle_rest_ms / 1000,
     )
     return loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
 

@@ -44,6 +44,9 @@ class ConsumerServiceSettings(RuntimeSettings):
     # Lanes handling messages at once (paykit.lanes): a payment's messages share one lane and
     # keep their order; the database pool is sized from it.
     consumer_concurrency: int = Field(32, ge=1, validation_alias="CONSUMER_CONCURRENCY")
+    # After a poll that found nothing, stop fetching this long (paykit.kafka.rest). 0 for Kafka,
+    # which holds an empty fetch itself; payctl sets it for its embedded broker, which does not.
+    consumer_idle_rest_ms: int = Field(0, ge=0, validation_alias="CONSUMER_IDLE_REST_MS")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
     # The retry schedule (paykit.retries): attempts before giving up, and the backoff between

@@ -179,7 +179,11 @@ def test_a_stop_leaves_unfinished_messages_uncommitted_and_a_restart_handles_eac
 
     with running_loop(broker, engine, topic, database_down_for_one, group, stop=stop):
         wait_for(
-            lambda: tried.is_set() and holding.is_set() and effects_of(engine, c4.payment_id),
+            lambda: (
+                tried.is_set()
+                and holding.is_set()
+                and all(effects_of(engine, c.payment_id) for c in (c1, c2, c3, c4))
+            ),
             30,
             "the stuck one tried, the held one in hand, the others handled",
         )
