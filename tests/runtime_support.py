@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import zlib
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,16 @@ def initiated(payment_id: str | None = None) -> PaymentInitiated:
         payment_method="pm_card_visa",
         lines=(SellerLine(line_no=0, seller_id="s1", amount_minor=100),),
     )
+
+
+def on_separate_lanes(count: int, lanes: int = LANES) -> list[PaymentInitiated]:
+    """`count` new payments whose keys fall on different lanes (paykit.lanes picks a lane by
+    crc32 of the key): none of them waits behind another's message."""
+    found: dict[int, PaymentInitiated] = {}
+    while len(found) < count:
+        event = initiated()
+        found.setdefault(zlib.crc32(event.payment_id.encode()) % lanes, event)
+    return list(found.values())
 
 
 def record_effect(event: PaymentInitiated, uow: UnitOfWork) -> None:

@@ -17,6 +17,7 @@ from runtime_support import (
     effects,
     effects_of,
     initiated,
+    on_separate_lanes,
     produce,
     record_effect,
     running_loop,
@@ -126,8 +127,8 @@ def test_each_payments_events_are_handled_in_offset_order_while_payments_overlap
 def test_the_committed_offset_waits_at_a_message_still_in_hand(
     broker: str, engine: Engine, topic: str
 ) -> None:
-    first, blocked = initiated(), initiated()
-    later = [initiated() for _ in range(5)]
+    # On lanes of their own: the later ones and the marker must not queue behind the blocked one.
+    first, blocked, *later, marker = on_separate_lanes(8)
     release = threading.Event()
 
     def wait_for_release(event: PaymentInitiated, uow: UnitOfWork) -> None:
@@ -146,7 +147,6 @@ def test_the_committed_offset_waits_at_a_message_still_in_hand(
             wait_for(lambda: all(effects_of(engine, e.payment_id) for e in later), 30, "later ones")
             # Once a message on another partition is committed, the loop has committed since
             # the later ones finished: the blocked one still holds its partition's offset.
-            marker = initiated()
             produce(broker, topic, *encoded(marker), partition=1)
             wait_for(lambda: committed(1) == 1, 30, "the marker committed")
             assert committed(0) == 1
@@ -159,8 +159,8 @@ def test_the_committed_offset_waits_at_a_message_still_in_hand(
 def test_a_stop_leaves_unfinished_messages_uncommitted_and_a_restart_handles_each_once(
     broker: str, engine: Engine, topic: str
 ) -> None:
-    c1, c2, c3, c4 = (initiated() for _ in range(4))
-    stuck, held = initiated(), initiated()
+    # On lanes of their own: a message queued behind the stuck or the held one would not finish.
+    c1, c2, c3, c4, stuck, held = on_separate_lanes(6)
     stuck_next, held_next = initiated(stuck.payment_id), initiated(held.payment_id)
     events = [c1, c2, stuck, held, stuck_next, held_next, c3, c4]
     produce(broker, topic, *encoded(*events), partition=0)
