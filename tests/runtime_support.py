@@ -53,6 +53,7 @@ def initiated(payment_id: str | None = None) -> PaymentInitiated:
 def on_separate_lanes(count: int, lanes: int = LANES) -> list[PaymentInitiated]:
     """`count` new payments whose keys fall on different lanes (paykit.lanes picks a lane by
     crc32 of the key): none of them waits behind another's message."""
+    assert count <= lanes, f"{count} payments cannot have {lanes} lanes to themselves"
     found: dict[int, PaymentInitiated] = {}
     while len(found) < count:
         event = initiated()

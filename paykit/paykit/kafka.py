@@ -73,6 +73,10 @@ def rest(consumer: Consumer, seconds: float, stop: threading.Event) -> None:
     position on resume, and nothing was prefetched when this is called. A resume alone waits
     for the fetcher's next one-second tick; a watermark query wakes it at once. The query goes
     to the first partition's leader: one broker, which is what the embedded stack runs.
+
+    Costs latency only, never a message: a fetch answered after the poll window that follows a
+    rest is dropped by the next pause and fetched again a rest later (from the position of the
+    last message returned), so on a loaded machine a message can wait several rests.
     """
     assigned = consumer.assignment()
     if not assigned:
@@ -83,6 +87,8 @@ def rest(consumer: Consumer, seconds: float, stop: threading.Event) -> None:
         stop.wait(seconds)
     finally:
         consumer.resume(assigned)
+    if stop.is_set():
+        return
     try:
         consumer.get_watermark_offsets(assigned[0], timeout=1.0, cached=False)
     except KafkaException:

@@ -135,3 +135,22 @@ def test_messages_that_arrive_while_consumers_rest_are_each_handled_once(
                 lambda n=sent: committed_total(broker, group, topic) == n, 30, f"{sent} committed"
             )
     assert count(engine, effects) == sent
+
+
+def test_messages_fetched_before_a_rest_come_once_each_in_order_after_it(
+    broker: str, topic: str, consumer: Consumer
+) -> None:
+    # A pause drops what librdkafka fetched and did not return yet; resuming fetches it again
+    # from the last message returned: nothing is skipped, nothing comes twice.
+    sent = [f"m{n}".encode() for n in range(7)]
+    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+
+    got = [m.value() for m in take_available(consumer, 3, LONG_WAIT)]
+    rest(consumer, 0.2, threading.Event())
+
+    def all_came() -> bool:
+        got.extend(m.value() for m in take_available(consumer, 3, 1.0))
+        return len(got) >= len(sent)
+
+    wait_for(all_came, 30, "the messages after the rest", interval=0)
+    assert got == sent
