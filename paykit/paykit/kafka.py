@@ -11,7 +11,7 @@ from confluent_kafka.cimpl import NewTopic
 if TYPE_CHECKING:
     import threading
 
-    from confluent_kafka import Consumer, Message
+    from confluent_kafka import Consumer, Message, TopicPartition
 
 # With resting on (`rest`), a poll waits only this long before the consumer rests. Shorter
 # spins less (an idle stack: 86% of a core at 20 ms, 40% at 5 ms, 194% without resting) but a
@@ -76,11 +76,15 @@ def rest(consumer: Consumer, seconds: float, stop: threading.Event) -> None:
 
     Costs latency only, never a message: a fetch answered after the poll window that follows a
     rest is dropped by the next pause and fetched again a rest later (from the position of the
-    last message returned), so on a loaded machine a message can wait several rests.
+    last message returned). So it does not rest while librdkafka knows of messages it has not
+    returned (`waiting`); on a partition with nothing returned since it was assigned that is
+    unknown, and a message there can wait a few rests on a loaded machine.
     """
     assigned = consumer.assignment()
     if not assigned:
         stop.wait(seconds)
+        return
+    if waiting(consumer, assigned):
         return
     consumer.pause(assigned)
     try:
@@ -93,6 +97,20 @@ def rest(consumer: Consumer, seconds: float, stop: threading.Event) -> None:
         consumer.get_watermark_offsets(assigned[0], timeout=1.0, cached=False)
     except KafkaException:
         pass  # the broker is away: the fetcher's own tick resumes fetching once it is back
+
+
+def waiting(consumer: Consumer, partitions: list[TopicPartition]) -> bool:
+    """Whether a partition has messages past the last one returned, as far as librdkafka knows
+    (its cached high watermark comes with every fetch answer, even one a pause dropped).
+    Partitions with nothing returned since they were assigned have no position and count as
+    not waiting."""
+    for position in consumer.position(partitions):
+        if position.offset < 0:
+            continue
+        _, high = consumer.get_watermark_offsets(position, cached=True)
+        if high > position.offset:
+            return True
+    return False
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:

@@ -25,7 +25,7 @@ from runtime_support import (
 )
 
 from payctl.embedded import wait_for
-from paykit.kafka import consumer_config, rest, take_available
+from paykit.kafka import consumer_config, rest, take_available, waiting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -154,3 +154,25 @@ def test_messages_fetched_before_a_rest_come_once_each_in_order_after_it(
 
     wait_for(all_came, 30, "the messages after the rest", interval=0)
     assert got == sent
+
+
+def test_a_consumer_with_messages_waiting_does_not_rest(
+    broker: str, topic: str, consumer: Consumer
+) -> None:
+    # Resting would drop what librdkafka fetched and not yet returned, and fetch it again later.
+    sent = [f"m{n}".encode() for n in range(5)]
+    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+    got = [m.value() for m in take_available(consumer, 1, LONG_WAIT)]
+    wait_for(lambda: waiting(consumer, consumer.assignment()), 30, "the others known to wait")
+
+    started = time.monotonic()
+    rest(consumer, LONG_WAIT, threading.Event())
+    assert time.monotonic() - started < LONG_WAIT / 2
+
+    def all_came() -> bool:
+        got.extend(m.value() for m in take_available(consumer, 5, 1.0))
+        return len(got) >= len(sent)
+
+    wait_for(all_came, 30, "the others", interval=0)
+    assert got == sent
+    assert not waiting(consumer, consumer.assignment())
