@@ -11,7 +11,18 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from sqlalchemy import Column, Engine, MetaData, Table, Text, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Identity,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import sessionmaker
 
 from payctl.embedded import wait_for
@@ -30,7 +41,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 test_metadata = MetaData()
-effects = Table("effects", test_metadata, Column("event_id", Text), Column("payment_id", Text))
+# `seq` is the order of the inserts: the heap's order is not (each connection fills its own page).
+effects = Table(
+    "effects",
+    test_metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("event_id", Text),
+    Column("payment_id", Text),
+)
 codec = Codec(FileRegistry())
 
 # Fast enough for a test, same shape as production's (doubling, capped, jittered).
@@ -170,6 +188,8 @@ def read_all(broker: str, topic: str, expected: int) -> list[Any]:
 def effects_of(engine: Engine, payment_id: str) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(effects.c.event_id).where(effects.c.payment_id == payment_id)
+            select(effects.c.event_id)
+            .where(effects.c.payment_id == payment_id)
+            .order_by(effects.c.seq)
         ).all()
     return [r.event_id for r in rows]
