@@ -38,6 +38,25 @@ pytestmark = pytest.mark.integration
 LONG_WAIT = 60.0
 
 
+def send(broker: str, topic: str, count: int) -> list[bytes]:
+    """`count` distinct messages to partition 0, in order; returns their values."""
+    sent = [f"m{n}".encode() for n in range(count)]
+    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+    return sent
+
+
+def take_into(got: list[bytes], consumer: Consumer, count: int, limit: int) -> None:
+    """Takes message values into `got` until it holds `count`, never more than `limit` at once."""
+
+    def enough() -> bool:
+        taken = take_available(consumer, limit, 1.0)
+        assert len(taken) <= limit
+        got.extend(m.value() for m in taken)
+        return len(got) >= count
+
+    wait_for(enough, 30, f"{count} messages", interval=0)
+
+
 @pytest.fixture
 def consumer(broker: str, topic: str) -> Iterator[Consumer]:
     c = Consumer(consumer_config(broker, uuid.uuid4().hex, "test"))
@@ -61,14 +80,10 @@ def test_a_lone_message_comes_without_waiting_for_a_batch(
 def test_messages_come_at_most_limit_at_a_time_and_all_of_them(
     broker: str, topic: str, consumer: Consumer
 ) -> None:
-    sent = [f"m{n}".encode() for n in range(7)]
-    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+    sent = send(broker, topic, 7)
 
     got: list[bytes] = []
-    while len(got) < len(sent):
-        taken = take_available(consumer, 3, LONG_WAIT)
-        assert 1 <= len(taken) <= 3
-        got.extend(m.value() for m in taken)
+    take_into(got, consumer, len(sent), limit=3)
 
     assert got == sent
 
@@ -142,17 +157,12 @@ def test_messages_fetched_before_a_rest_come_once_each_in_order_after_it(
 ) -> None:
     # A pause drops what librdkafka fetched and did not return yet; resuming fetches it again
     # from the last message returned: nothing is skipped, nothing comes twice.
-    sent = [f"m{n}".encode() for n in range(7)]
-    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+    sent = send(broker, topic, 7)
 
     got = [m.value() for m in take_available(consumer, 3, LONG_WAIT)]
     rest(consumer, 0.2, threading.Event())
+    take_into(got, consumer, len(sent), limit=3)
 
-    def all_came() -> bool:
-        got.extend(m.value() for m in take_available(consumer, 3, 1.0))
-        return len(got) >= len(sent)
-
-    wait_for(all_came, 30, "the messages after the rest", interval=0)
     assert got == sent
 
 
@@ -160,8 +170,7 @@ def test_a_consumer_with_messages_waiting_does_not_rest(
     broker: str, topic: str, consumer: Consumer
 ) -> None:
     # Resting would drop what librdkafka fetched and not yet returned, and fetch it again later.
-    sent = [f"m{n}".encode() for n in range(5)]
-    produce(broker, topic, *((f"pay_{n}", v) for n, v in enumerate(sent)), partition=0)
+    sent = send(broker, topic, 5)
     got = [m.value() for m in take_available(consumer, 1, LONG_WAIT)]
     wait_for(lambda: waiting(consumer, consumer.assignment()), 30, "the others known to wait")
 
@@ -169,10 +178,6 @@ def test_a_consumer_with_messages_waiting_does_not_rest(
     rest(consumer, LONG_WAIT, threading.Event())
     assert time.monotonic() - started < LONG_WAIT / 2
 
-    def all_came() -> bool:
-        got.extend(m.value() for m in take_available(consumer, 5, 1.0))
-        return len(got) >= len(sent)
-
-    wait_for(all_came, 30, "the others", interval=0)
+    take_into(got, consumer, len(sent), limit=5)
     assert got == sent
     assert not waiting(consumer, consumer.assignment())
