@@ -16,23 +16,22 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
-from e2e_support import stack_on_free_ports
 
 from payctl.cli import FAST_PROVIDER
 from payctl.services import SERVER_VARIABLES
+from payctl.stack import Stack, StackConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from payctl.embedded import EmbeddedPostgres
-    from payctl.stack import Stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Chaos tests run first. Each starts a stack of its own, and an idle stack still keeps
-    about a core busy (its consumers poll the broker without pause), so on a small machine the
-    chaos stacks must not share it with the session stack, which the first e2e test starts and
-    which idles until the session ends."""
+    most of a core busy (its consumers' polls between rests, relays, lanes), so on a small
+    machine the chaos stacks must not share it with the session stack, which the first e2e test
+    starts and which idles until the session ends."""
     items.sort(key=lambda item: item.get_closest_marker("chaos") is None)
 
 
@@ -44,7 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres: EmbeddedPostgres) 
         "PAYMENTS_ENV": "test",
         **FAST_PROVIDER,
     }
-    running = stack_on_free_ports(tmp_path_factory.mktemp("stack"), env)
+    running = Stack(StackConfig.on_free_ports(tmp_path_factory.mktemp("stack"), env))
     running.start()
     yield running
     running.stop()
@@ -65,7 +64,7 @@ def own_stack(
     # It stops the embedded servers: servers named by the environment must not stand in for them.
     env = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
     env.update({"PAYMENTS_ENV": "test", **FAST_PROVIDER, **own_stack_env})
-    running = stack_on_free_ports(tmp_path_factory.mktemp("own-stack"), env)
+    running = Stack(StackConfig.on_free_ports(tmp_path_factory.mktemp("own-stack"), env))
     running.start()
     yield running
     running.stop()

@@ -12,14 +12,14 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from payctl.embedded import wait_for
-from payctl.stack import Stack, StackConfig
 from paykit.kafka import producer_config, take_available
 from payment_events.codec import Codec
 from payment_events.registry import FileRegistry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+    from payctl.stack import Stack
 
 CODEC = Codec(FileRegistry())
 TERMINAL = {"CAPTURED", "DECLINED", "FAILED", "REFUNDED"}
@@ -174,7 +174,3 @@ def wait_committed_past(bootstrap: str, group: str, where: TopicPartition) -> No
         )
     finally:
         consumer.close()
-
-
-def stack_on_free_ports(data_dir: Path, env: dict[str, str]) -> Stack:
-    return Stack(StackConfig.on_free_ports(data_dir, env))

@@ -1,6 +1,6 @@
-"""`python -m bff.projector` as a real process on the real broker, for the tests that need one:
-started on a group of its own that sees only the events produced after it, and stopped with
-SIGTERM as an orchestrator would."""
+"""The BFF's processes for real, for the tests that need them: `python -m bff.projector` on the
+real broker, started on a group of its own that sees only the events produced after it and
+stopped with SIGTERM as an orchestrator would; `spawn` for `python -m bff` and the like."""
 
 from __future__ import annotations
 
@@ -54,6 +54,22 @@ def health(url: str) -> int:
     return httpx.get(f"{url}/healthz", timeout=2).status_code
 
 
+def spawn(
+    module: str, env: dict[str, str], log: Path, *, own_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """`python -m module` with `env`, its output in `log`; `own_session`: in a process group of
+    its own, so a test can kill it and whatever it started at once."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+        )
+
+
 @contextlib.contextmanager
 def running_projector(database_url: str, broker: str, log: Path) -> Iterator[str]:
     """The running projector; yields the base URL of its health server."""
@@ -69,14 +85,7 @@ def running_projector(database_url: str, broker: str, log: Path) -> Iterator[str
         "PAYMENTS_ENV": "test",
         "LOG_FORMAT": "json",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bff.projector"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = spawn("bff.projector", env, log)
     url = f"http://127.0.0.1:{health_port}"
     try:
         wait_for(lambda: health(url) == 200, 60, f"the projector healthy (log: {log})")

@@ -8,18 +8,18 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import httpx
 import psutil
 import pytest
+from bff_processes import spawn
 from bff_support import SECRET, bearer, new_key, new_payment
 
 from payctl.embedded import free_port, wait_for
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -55,15 +55,7 @@ def serving(database_url: str, log: Path) -> Iterator[Server]:
         "PAYMENTS_ENV": "test",
         "LOG_FORMAT": "json",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bff"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn("bff", env, log, own_session=True)
     server = Server(process, port, log)
     try:
         wait_for(

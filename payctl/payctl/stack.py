@@ -78,6 +78,11 @@ class StackConfig:
     def layout(self) -> DataDir:
         return DataDir(self.data_dir)
 
+    @property
+    def embeds_broker(self) -> bool:
+        """Whether the stack runs its own broker: no KAFKA_BOOTSTRAP_SERVERS names another."""
+        return not self.env.get("KAFKA_BOOTSTRAP_SERVERS")
+
     @classmethod
     def on_free_ports(
         cls, data_dir: Path, env: Mapping[str, str], *, fresh: bool = False, partitions: int = 6
@@ -324,8 +329,9 @@ class Stack:
     # -- steps of start() --------------------------------------------------------------------
 
     def _start_broker(self) -> str:
-        given = self.config.env.get("KAFKA_BOOTSTRAP_SERVERS")
-        return given or self._servers.start_first_broker()
+        if self.config.embeds_broker:
+            return self._servers.start_first_broker()
+        return self.config.env["KAFKA_BOOTSTRAP_SERVERS"]
 
     def _prepare_databases(self) -> dict[str, str]:
         """Each database from its own variable, else on the DATABASE_URL server, else on the
@@ -369,7 +375,7 @@ class Stack:
             }
         )
         env.update(service.own_environment(self.wiring))
-        if not self.config.env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        if self.config.embeds_broker:
             # The embedded broker answers an empty fetch at once: idle consumers rest instead
             # of fetching in a tight loop (paykit.kafka.rest).
             env.setdefault("CONSUMER_IDLE_REST_MS", str(EMBEDDED_IDLE_REST_MS))
@@ -392,7 +398,7 @@ class Stack:
         """Up front, so a port in use is named before anything starts, not found in a log."""
         ports = {"bff": self.config.bff_port, "psp-sim": self.config.psp_port}
         ports.update(self.config.health_ports)
-        if not self.config.env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        if self.config.embeds_broker:
             ports["broker"] = self.config.kafka_port
         for owner, port in ports.items():
             with socket.socket() as s:
