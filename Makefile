@@ -1,5 +1,6 @@
 # The two commands: `make run` starts the embedded stack, `make test` runs every check.
-# Both create the virtual environment and install the locked dependencies first.
+# Both create the virtual environment, install the locked dependencies and fetch Apache Kafka's
+# jars (kafka/pom.xml, with Maven) first.
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -12,6 +13,9 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # them again (~3 s of CPU per process, many processes per stack).
 export UV_COMPILE_BYTECODE := 1
 MEMBERS := schemas paykit bff billing-consumer order-consumer capture-consumer psp-sim payctl
+# The embedded broker's jars, copied out of Maven's local repository (payctl.kafka_broker).
+KAFKA_LIBS := $(TOOLS)/kafka/libs
+MVN ?= mvn
 
 .PHONY: run test lint typecheck install bench clean
 
@@ -23,8 +27,15 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml */pyproject.toml
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
+$(KAFKA_LIBS)/.installed: kafka/pom.xml
+	@command -v $(MVN) >/dev/null || { echo "Maven (mvn) is needed to fetch Apache Kafka: install it (on Debian: apt-get install maven), or run against a cluster of your own with KAFKA_BOOTSTRAP_SERVERS"; exit 1; }
+	@# The class-data archives beside the jars go too: they are valid for these very jar files only.
+	rm -rf $(TOOLS)/kafka
+	$(MVN) --batch-mode --quiet --no-transfer-progress -Dstyle.color=never -f kafka/pom.xml package
+	touch $@
+
 # The members are editable installs: their bytecode is compiled here (cheap when up to date).
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(KAFKA_LIBS)/.installed
 	$(VENV)/bin/python -m compileall -q -j 0 $(MEMBERS)
 
 run: install

@@ -1,6 +1,6 @@
-"""Session fixtures every test level shares: the real PostgreSQL and the real Kafka-protocol
-broker, started fresh for this test session under its own temporary directory and stopped at
-the end. Set KAFKA_BOOTSTRAP_SERVERS / TEST_DATABASE_URL to run against servers of your own.
+"""Session fixtures every test level shares: the real PostgreSQL and Apache Kafka, started
+fresh for this test session under its own temporary directory and stopped at the end. Set
+KAFKA_BOOTSTRAP_SERVERS / TEST_DATABASE_URL to run against servers of your own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 # pytest's importlib mode names bff/tests/x.py `bff.tests.x`; with the real package imported
 # first, it hangs the tests under it instead of putting a namespace package `bff` in its place.
 import bff  # noqa: F401
-from payctl.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from payctl.embedded import EmbeddedPostgres, free_port
+from payctl.kafka_broker import EmbeddedBroker, find_install
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,7 +41,9 @@ def broker(infra_dir: Path) -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         return
-    embedded = EmbeddedBroker(infra_dir / "kafka", free_port())
+    embedded = EmbeddedBroker(
+        find_install(os.environ), infra_dir / "kafka", free_port(), infra_dir / "broker.log"
+    )
     embedded.start()
     yield embedded.bootstrap
     embedded.stop()

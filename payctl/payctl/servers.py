@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from payctl.embedded import EmbeddedBroker, EmbeddedPostgres
+from payctl.embedded import EmbeddedPostgres
 from payctl.errors import StackError
+from payctl.kafka_broker import EmbeddedBroker, KafkaInstall
 from payctl.process import tail
 
 if TYPE_CHECKING:
@@ -31,11 +32,10 @@ class EmbeddedServers:
 
     # -- with the stack ----------------------------------------------------------------------
 
-    def start_first_broker(self) -> str:
+    def start_first_broker(self, install: KafkaInstall) -> str:
         """Starts the broker; returns its bootstrap string."""
-        self._layout.logs.mkdir(parents=True, exist_ok=True)
         broker = EmbeddedBroker(
-            self._layout.kafka, self._kafka_port, self._layout.log_file("broker")
+            install, self._layout.kafka, self._kafka_port, self._layout.log_file("broker")
         )
         # Registered before start(): a broker that never answered is still stopped.
         self._cleanup.callback(broker.stop)
@@ -55,7 +55,6 @@ class EmbeddedServers:
     # -- failure drills ----------------------------------------------------------------------
 
     def stop_broker(self) -> None:
-        # SIGINT, as Ctrl-C: the snapshot of messages and committed offsets is written first.
         self._broker().stop()
         log.info("broker_stopped")
 

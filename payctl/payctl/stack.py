@@ -27,6 +27,7 @@ from payctl.data_dir import DataDir
 from payctl.databases import ensure_database, migrate
 from payctl.embedded import free_port, free_ports
 from payctl.errors import StackError
+from payctl.kafka_broker import find_install
 from payctl.process import ServiceProcess, wait_healthy
 from payctl.servers import EmbeddedServers
 from payctl.services import (
@@ -49,13 +50,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
 
+    from payctl.kafka_broker import KafkaInstall
+
 log = structlog.get_logger()
 
 # A service that ran this long before it died is restarted at once, not after a longer backoff.
 STABLE_AFTER_SECONDS = 60.0
-# How long an idle consumer stops fetching from the embedded broker: the most a message waits
-# for an idle consumer (plus a poll of 20 ms), against most of a core per consumer spinning.
-EMBEDDED_IDLE_REST_MS = 100
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -165,12 +165,14 @@ class Stack:
         self._held_down.clear()
         self._restarts.clear()
         self._processes.clear()  # extra instances of an earlier start are not started again
+        # Before anything starts: a missing JDK or jar is named, not found in a broker log.
+        install = find_install(self.config.env) if self.config.embeds_broker else None
         try:
             self._cleanup.callback(self.config.layout.claim(self.config.fresh).close)
             if self.config.fresh:
                 log.info("data_dir_wiped", data_dir=str(self.config.data_dir))
             self._check_ports_free()
-            bootstrap = self._start_broker()
+            bootstrap = self._start_broker(install)
             database_urls = self._prepare_databases()
             self._create_topics(bootstrap)
             self._wiring = Wiring(
@@ -259,6 +261,19 @@ class Stack:
         process = self._processes[name]
         return process.pid if process.running() else None
 
+    @property
+    def broker_pid(self) -> int | None:
+        """The embedded broker's process id; None when it is not running or not embedded."""
+        broker = self._servers.broker
+        process = broker.process if broker else None
+        return process.pid if process and process.poll() is None else None
+
+    @property
+    def postgres_pid(self) -> int | None:
+        """The embedded PostgreSQL's postmaster; None when it is not running or not embedded."""
+        postgres = self._servers.postgres
+        return postgres.pid if postgres else None
+
     def health_url(self, name: str) -> str:
         return self._processes[name].health_url
 
@@ -308,8 +323,8 @@ class Stack:
     # -- the infrastructure ------------------------------------------------------------------
 
     def stop_broker(self) -> None:
-        """Stops the embedded broker as Ctrl-C would: it snapshots its messages and committed
-        offsets, then exits (a few seconds). The services keep running and retrying."""
+        """Stops the embedded broker (a controlled shutdown, a few seconds). The services keep
+        running and retrying."""
         self._servers.stop_broker()
 
     def start_broker(self) -> None:
@@ -328,9 +343,9 @@ class Stack:
 
     # -- steps of start() --------------------------------------------------------------------
 
-    def _start_broker(self) -> str:
-        if self.config.embeds_broker:
-            return self._servers.start_first_broker()
+    def _start_broker(self, install: KafkaInstall | None) -> str:
+        if install is not None:
+            return self._servers.start_first_broker(install)
         return self.config.env["KAFKA_BOOTSTRAP_SERVERS"]
 
     def _prepare_databases(self) -> dict[str, str]:
@@ -375,10 +390,6 @@ class Stack:
             }
         )
         env.update(service.own_environment(self.wiring))
-        if self.config.embeds_broker:
-            # The embedded broker answers an empty fetch at once: idle consumers rest instead
-            # of fetching in a tight loop (paykit.kafka.rest).
-            env.setdefault("CONSUMER_IDLE_REST_MS", str(EMBEDDED_IDLE_REST_MS))
         url = self.wiring.url_of(service.name)
         if index:
             port = free_port(HOST)
