@@ -100,6 +100,23 @@ def wait_status(
     return seen
 
 
+def wait_for_history(
+    client: httpx.Client, payment_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    """The payment once its history holds every one of `statuses`."""
+    seen: dict[str, Any] = {}
+
+    def complete() -> bool:
+        seen.update(client.get(f"/v1/payments/{payment_id}").json())
+        return statuses <= {h["status"] for h in seen.get("history", [])}
+
+    try:
+        wait_for(complete, timeout, f"payment {payment_id} with {statuses} in its history")
+    except TimeoutError as e:
+        raise AssertionError(f"{e}; last seen: {seen}") from e
+    return seen
+
+
 def operations(psp_url: str, **filters: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{psp_url}/v1/operations", params=filters, timeout=10)
     response.raise_for_status()

@@ -108,7 +108,6 @@ def running_loop(
     policy: RetryPolicy = FAST_RETRIES,
     concurrency: int = LANES,
     stop: threading.Event | None = None,
-    idle_rest: float = 0.0,
 ) -> Iterator[ConsumerLoop[UnitOfWork]]:
     """The consumer loop and the retry worker, wired as `paykit.service` wires them; stopped and
     joined on leaving (`stop` lets the test stop them earlier)."""
@@ -133,9 +132,8 @@ def running_loop(
         dead_letters=dead_letters,
         stop=stop,
         concurrency=concurrency,
-        idle_rest=idle_rest,
     )
-    worker = RetryWorker(dispatcher, factory, stop, idle_seconds=0.05)
+    worker = RetryWorker(dispatcher, factory, stop)
     threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
     for t in threads:
         t.start()

@@ -18,7 +18,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from paykit.dispatch import Outcome, U, is_infrastructure
-from paykit.kafka import RESTING_POLL_SECONDS, consumer_config, rest, take_available
+from paykit.kafka import consumer_config, take_available
 from paykit.lanes import Lanes
 from paykit.messages import Received, trace_of
 from paykit.metrics import CONSUMER_LAG, HANDLER_SECONDS, MESSAGES, RETRIES
@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-# How long one poll waits for a message before the loop looks at its stop event and commits.
-POLL_SECONDS = 0.5
+# How long one poll waits for a message before the loop looks at its stop event and commits:
+# the longest a stop waits for the loop, and each turn of an idle loop costs CPU.
+POLL_SECONDS = 1.0
 # Waits between in-place tries stay short, so a recovered database or broker is used at once.
 IN_PLACE_BACKOFF_CAP = 5.0
 
@@ -61,26 +62,17 @@ class ConsumerLoop(Generic[U]):
         stop: threading.Event,
         concurrency: int,
         batch_size: int = 100,
-        instance_id: str | None = None,
-        idle_rest: float = 0.0,
     ) -> None:
-        """`idle_rest` > 0: after a poll that found nothing, stop fetching that many seconds
-        (`paykit.kafka.rest`; for a broker without long polling, at the cost of that much
-        latency for a message arriving meanwhile)."""
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
             "stats_cb": _record_lag,
         }
-        if instance_id:
-            self._config["group.instance.id"] = instance_id
         self._topics = topics
         self._codec = codec
         self._dispatcher = dispatcher
         self._dead_letters = dead_letters
         self._stop = stop
         self._batch_size = batch_size
-        self._idle_rest = idle_rest
-        self._poll_seconds = RESTING_POLL_SECONDS if idle_rest > 0 else POLL_SECONDS
         self._lanes = Lanes(concurrency, self._work, stop)
         self._consumer: Consumer | None = None
 
@@ -98,14 +90,12 @@ class ConsumerLoop(Generic[U]):
                 room = self._lanes.room()
                 if room == 0:
                     continue
-                taken = take_available(consumer, min(self._batch_size, room), self._poll_seconds)
+                taken = take_available(consumer, min(self._batch_size, room), POLL_SECONDS)
                 for msg in taken:
                     if self._stop.is_set():
                         break
                     self._take(msg)
                 self._commit(consumer)
-                if not taken and self._idle_rest > 0:
-                    rest(consumer, self._idle_rest, self._stop)
         finally:
             # Sets the stop event too: whatever shares it (relay, retry worker) ends with the loop.
             self._lanes.close()

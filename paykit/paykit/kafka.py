@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 from confluent_kafka.cimpl import NewTopic
 
 if TYPE_CHECKING:
-    import threading
-
-    from confluent_kafka import Consumer, Message, TopicPartition
-
-# With resting on (`rest`), a poll waits only this long before the consumer rests. Shorter
-# spins less (an idle stack: 86% of a core at 20 ms, 40% at 5 ms, 194% without resting) but a
-# fetch answered after the window is dropped by the pause and asked again a rest later: on a
-# loaded machine a short window would keep delaying messages.
-RESTING_POLL_SECONDS = 0.02
+    from confluent_kafka import Consumer, Message
 
 
 def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
@@ -42,8 +35,17 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str) -> dict[str, 
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "isolation.level": "read_committed",
-        "session.timeout.ms": 10000,
-        "heartbeat.interval.ms": 1000,
+        # KIP-848 (docs/failure-modes.md, "Consumer groups"): the broker assigns partitions and
+        # moves only those that must move, without stopping the group; the session timeout and
+        # heartbeat interval are the broker's (group.consumer.*), not the client's. Members are
+        # dynamic: one that closes leaves at once and its partitions go to the others.
+        "group.protocol": "consumer",
+        # The broker holds an empty fetch this long and answers as soon as a message arrives,
+        # so steady-state latency does not depend on it; every answer to an idle consumer costs
+        # the broker (idle stack: broker 3.8-4.0 % of a core at Kafka's 500 ms, 2.5 % at 5 s).
+        # The cost: a partition that becomes fetchable while a fetch is out (just assigned)
+        # waits for that fetch to come back, up to this long.
+        "fetch.wait.max.ms": 5000,
         "max.poll.interval.ms": 300000,
     }
 
@@ -63,56 +65,6 @@ def take_available(consumer: Consumer, limit: int, wait: float) -> list[Message]
     return [first, *consumer.consume(limit - 1, timeout=0)] if limit > 1 else [first]
 
 
-def rest(consumer: Consumer, seconds: float, stop: threading.Event) -> None:
-    """Stops fetching for `seconds` (or until `stop`), for a consumer that found nothing to take.
-
-    For brokers that answer a fetch with no data at once instead of holding it up to
-    fetch.wait.max.ms (the embedded noida-db broker): librdkafka then fetches again at once, and
-    an idle consumer and its broker spin at most of a core each. Paused partitions are not
-    fetched; their prefetched messages are dropped and fetched again from the application's
-    position on resume, and nothing was prefetched when this is called. A resume alone waits
-    for the fetcher's next one-second tick; a watermark query wakes it at once. The query goes
-    to the first partition's leader: one broker, which is what the embedded stack runs.
-
-    Costs latency only, never a message: a fetch answered after the poll window that follows a
-    rest is dropped by the next pause and fetched again a rest later (from the position of the
-    last message returned). So it does not rest while librdkafka knows of messages it has not
-    returned (`waiting`); on a partition with nothing returned since it was assigned that is
-    unknown, and a message there can wait a few rests on a loaded machine.
-    """
-    assigned = consumer.assignment()
-    if not assigned:
-        stop.wait(seconds)
-        return
-    if waiting(consumer, assigned):
-        return
-    consumer.pause(assigned)
-    try:
-        stop.wait(seconds)
-    finally:
-        consumer.resume(assigned)
-    if stop.is_set():
-        return
-    try:
-        consumer.get_watermark_offsets(assigned[0], timeout=1.0, cached=False)
-    except KafkaException:
-        pass  # the broker is away: the fetcher's own tick resumes fetching once it is back
-
-
-def waiting(consumer: Consumer, partitions: list[TopicPartition]) -> bool:
-    """Whether a partition has messages past the last one returned, as far as librdkafka knows
-    (its cached high watermark comes with every fetch answer, even one a pause dropped).
-    Partitions with nothing returned since they were assigned have no position and count as
-    not waiting."""
-    for position in consumer.position(partitions):
-        if position.offset < 0:
-            continue
-        _, high = consumer.get_watermark_offsets(position, cached=True)
-        if high > position.offset:
-            return True
-    return False
-
-
 def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
     """Creates the topics that do not exist yet; existing ones are left as they are."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -127,3 +79,34 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: fl
         except KafkaException as e:
             if e.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise RuntimeError(f"could not create topic {name}: {e}") from e
+    _wait_for_leaders(admin, [t.topic for t in missing], timeout)
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Kafka answers a creation before the new partitions' leader serves them; until it does a
+    produce or an offset query is refused (NOT_LEADER_FOR_PARTITION). Asks each partition's
+    latest offset until every one answers."""
+    deadline = time.monotonic() + timeout
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        partitions = [
+            TopicPartition(n, p) for n in names if n in topics for p in topics[n].partitions
+        ]
+        if all(n in topics and topics[n].partitions for n in names) and _all_answer(
+            admin.list_offsets({tp: latest for tp in partitions}), timeout
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics {names} not served by a leader after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _all_answer(futures: dict[TopicPartition, Any], timeout: float) -> bool:
+    answered = True
+    for future in futures.values():
+        try:
+            future.result(timeout)
+        except KafkaException:
+            answered = False
+    return answered

@@ -103,8 +103,6 @@ def consume(
         stop=wiring.stop,
         concurrency=settings.consumer_concurrency,
         batch_size=settings.consume_batch_size,
-        instance_id=settings.consumer_instance_id,
-        idle_rest=settings.consumer_idle_rest_ms / 1000,
     )
     return loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
 
@@ -125,7 +123,8 @@ def run_consumer_service(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
 
-    client_id = f"{settings.service_name}@{socket.gethostname()}"
+    # Names this process in the group's description (kafka-consumer-groups --describe).
+    client_id = f"{settings.service_name}@{settings.consumer_instance_id or socket.gethostname()}"
     producer = Producer(producer_config(settings.kafka_bootstrap_servers, client_id))
     dead_letter_producer = Producer(producer_config(settings.kafka_bootstrap_servers, client_id))
     relay = OutboxRelay(
@@ -133,7 +132,7 @@ def run_consumer_service(
         producer,
         stop,
         batch_size=settings.relay_batch_size,
-        idle_seconds=settings.relay_idle_seconds,
+        sweep_seconds=settings.relay_sweep_seconds,
     )
     loop, retry_worker = consume(
         wiring,
@@ -179,6 +178,7 @@ def run_consumer_service(
         loop.run()
     finally:
         stop.set()
+        relay.stop_waiting()
         relay_thread.join(timeout=35)
         retry_thread.join(timeout=35)
         producer.flush(10)

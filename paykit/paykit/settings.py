@@ -37,18 +37,16 @@ class ConsumerServiceSettings(RuntimeSettings):
         validation_alias=AliasChoices("SERVICE_DATABASE_URL", "DATABASE_URL"),
     )
     consumer_group: str | None = Field(None, validation_alias="CONSUMER_GROUP")
-    # Static group membership: a restarted instance takes its partitions back at once instead of
-    # waiting for its dead predecessor to expire. Must be unique per running instance.
+    # Names this instance in its client.id, where the group's description shows who owns which
+    # partitions; the host name when unset. (Membership is dynamic: kafka.consumer_config.)
     consumer_instance_id: str | None = Field(None, validation_alias="CONSUMER_INSTANCE_ID")
     consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
     # Lanes handling messages at once (paykit.lanes): a payment's messages share one lane and
     # keep their order; the database pool is sized from it.
     consumer_concurrency: int = Field(32, ge=1, validation_alias="CONSUMER_CONCURRENCY")
-    # After a poll that found nothing, stop fetching this long (paykit.kafka.rest). 0 for Kafka,
-    # which holds an empty fetch itself; payctl sets it for its embedded broker, which does not.
-    consumer_idle_rest_ms: int = Field(0, ge=0, validation_alias="CONSUMER_IDLE_REST_MS")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
-    relay_idle_seconds: float = Field(0.05, validation_alias="RELAY_IDLE_SECONDS")
+    # An idle relay is woken by the database when rows are committed; it looks this often anyway.
+    relay_sweep_seconds: float = Field(10.0, gt=0, validation_alias="RELAY_SWEEP_SECONDS")
     # The retry schedule (paykit.retries): attempts before giving up, and the backoff between
     # them (doubling from the base, capped, jittered). The defaults give up after 2 to 4 minutes.
     retry_max_attempts: int = Field(10, ge=1, validation_alias="RETRY_MAX_ATTEMPTS")

@@ -12,7 +12,7 @@ import uuid
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
-from paykit.kafka import RESTING_POLL_SECONDS, rest, take_available
+from paykit.kafka import take_available
 from payment_events.catalog import BY_TYPE
 from payment_events.events import (
     CaptureFailed,
@@ -31,7 +31,6 @@ ENDED_WITHOUT_CAPTURE = (
     BY_TYPE[CaptureFailed].name,
 )
 WATCHED = (ORDER_CONFIRMED, CAPTURED, *ENDED_WITHOUT_CAPTURE)
-WATCH_REST_SECONDS = 0.2
 
 
 class MilestoneWatcher:
@@ -74,16 +73,12 @@ class MilestoneWatcher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                taken = take_available(self._consumer, 1000, RESTING_POLL_SECONDS)
+                taken = take_available(self._consumer, 1000, 0.5)
                 for msg in taken:
                     key, topic = msg.key(), msg.topic()
                     if msg.error() is not None or key is None or topic is None:
                         continue
                     _, millis = msg.timestamp()
                     self.seen[topic].setdefault(key.decode(), millis / 1000)
-                if not taken:
-                    # Broker timestamps are the measure, so resting costs no accuracy and leaves
-                    # the stack's CPU to the stack (paykit.kafka.rest).
-                    rest(self._consumer, WATCH_REST_SECONDS, self._stop)
         finally:
             self._consumer.close()
