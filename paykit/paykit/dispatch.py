@@ -86,9 +86,18 @@ class Dispatcher(Generic[U]):
         self._uow_factory = uow_factory
         self._dead_letters = dead_letters
         self.policy = policy
+        # Called after a message was parked on the retry schedule and committed (the retry
+        # worker's wake-up).
+        self.on_parked: Callable[[], None] = lambda: None
 
     def deliver(self, msg: Received, event: Event, trace: Trace) -> Outcome:
         """A message's first delivery from Kafka."""
+        outcome = self._deliver(msg, event, trace)
+        if outcome is Outcome.PARKED:
+            self.on_parked()
+        return outcome
+
+    def _deliver(self, msg: Received, event: Event, trace: Trace) -> Outcome:
         handler = self._handlers.get(type(event))
         if handler is None:
             return Outcome.SKIPPED

@@ -32,6 +32,9 @@ log = structlog.get_logger()
 LANE_DEPTH = 8
 # How long a wait lasts before it looks at the stop event again (nothing notifies a signal).
 WAKE_SECONDS = 0.5
+# An idle lane needs no wake-up to stop: `close` notifies it. This only bounds a wait that some
+# other way of stopping left unnotified; an idle service should cost nothing.
+IDLE_LANE_SECONDS = 30.0
 
 
 def partition_of(msg: Received) -> Partition:
@@ -170,7 +173,7 @@ class Lanes:
     def _next(self, lane: _Lane) -> Received | None:
         with self._lock:
             while not lane.queue and not self._stop.is_set():
-                lane.ready.wait(WAKE_SECONDS)
+                lane.ready.wait(IDLE_LANE_SECONDS)
             if self._stop.is_set():
                 return None
             msg = lane.queue.popleft()

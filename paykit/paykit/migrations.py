@@ -93,3 +93,21 @@ def create_retry_schedule() -> None:
     )
     op.create_index("retry_schedule_payment", "retry_schedule", ["payment_id", "id"])
     op.create_index("retry_schedule_due", "retry_schedule", ["due_at"])
+
+
+def notify_on_outbox_insert() -> None:
+    """A trigger that tells the outbox relay when rows are committed (`paykit.relay`): the notice
+    is sent at commit, once per transaction however many rows it inserted."""
+    op.execute(
+        "CREATE FUNCTION outbox_inserted() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN PERFORM pg_notify('outbox', ''); RETURN NULL; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox "
+        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_inserted()"
+    )
+
+
+def drop_outbox_notice() -> None:
+    op.execute("DROP TRIGGER outbox_inserted ON outbox")
+    op.execute("DROP FUNCTION outbox_inserted()")

@@ -2,13 +2,21 @@
 then stamps them published. A crash between publish and stamp publishes again; consumers'
 inboxes absorb the repeat. One relay per database holds an advisory lock, which keeps the
 order per key even when several instances of a service run.
+
+An idle relay waits for the database's notice that rows were committed (`OUTBOX_CHANNEL`, sent
+by a trigger on the outbox: `paykit.migrations.notify_on_outbox_insert`), whichever process or
+instance wrote them, and looks anyway every `sweep_seconds` in case a notice was missed (the
+listening connection was down). It wakes for nothing else: `stop_waiting` ends a wait.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
 import time
 from typing import TYPE_CHECKING
 
+import psycopg
 import structlog
 from confluent_kafka import KafkaError, KafkaException
 from sqlalchemy import func, select, update
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 RELAY_LOCK = 0x6F7574626F78  # "outbox": the advisory lock key of the single active relay
+OUTBOX_CHANNEL = "outbox"  # NOTIFY channel of committed outbox rows
 
 
 class OutboxRelay:
@@ -38,17 +47,28 @@ class OutboxRelay:
         producer: Producer,
         stop: threading.Event,
         batch_size: int = 500,
-        idle_seconds: float = 0.05,
+        sweep_seconds: float = 10.0,
     ) -> None:
         self._engine = engine
         self._producer = producer
         self._stop = stop
         self._batch_size = batch_size
-        self._idle = idle_seconds
+        self._sweep = sweep_seconds
+        self._listener: psycopg.Connection[tuple[object, ...]] | None = None
+        # Written by `stop_waiting`; a wait selects on it beside the listening connection.
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
         self.last_cycle = 0.0
         self.failures = 0
+        self.idle = False  # waiting for a notice, with nothing to publish
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._stop_listening()
+
+    def _run(self) -> None:
         next_backlog_check = 0.0
         while not self._stop.is_set():
             self.last_cycle = time.monotonic()
@@ -69,7 +89,46 @@ class OutboxRelay:
                 self._stop.wait(backoff(self.failures, cap=5.0))
                 continue
             if published == 0:
-                self._stop.wait(self._idle)
+                self._wait_for_rows()
+
+    def _wait_for_rows(self) -> None:
+        """Until rows are committed, for at most `sweep_seconds`, or until `stop_waiting`."""
+        try:
+            if self._listener is None:
+                self._listener = self._listen()
+                return  # rows committed before the LISTEN sent no notice: look once more
+            self.idle = True
+            with selectors.DefaultSelector() as waiting:
+                waiting.register(self._listener.fileno(), selectors.EVENT_READ)
+                waiting.register(self._wake_r, selectors.EVENT_READ)
+                woken = [key.fd for key, _ in waiting.select(self._sweep)]
+            self.idle = False
+            if self._wake_r in woken:
+                os.read(self._wake_r, 4096)
+            # Takes the notices that woke us (their payload says nothing: the rows are the news).
+            for _ in self._listener.notifies(timeout=0):
+                pass
+        except psycopg.Error as e:
+            # The database is away: the next cycle's own error says so and backs off.
+            log.info("relay_listener_lost", error=repr(e)[:300])
+            self._stop_listening()
+            self._stop.wait(self._sweep)
+
+    def stop_waiting(self) -> None:
+        """Ends a wait for rows at once (call it after setting the stop event): an idle relay
+        otherwise notices a stop only at its next sweep."""
+        os.write(self._wake_w, b"x")
+
+    def _listen(self) -> psycopg.Connection[tuple[object, ...]]:
+        url = self._engine.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        return conn
+
+    def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def relay_once(self) -> int:
         """Publishes one batch and stamps the rows the broker acknowledged; raises if any row was

@@ -1,9 +1,12 @@
 """The thread that works the retry schedule: it tries due messages one at a time, in due order,
-and sleeps until the next one is due. Several instances share one schedule safely (row locks).
+and sleeps until the next one is due, or until its own consumer parks a message. Several
+instances share one schedule safely (row locks); one instance's worker sees what another parked
+within `sweep_seconds`, if that one's own worker has not taken it first.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +18,14 @@ from paykit.dispatch import is_infrastructure
 from paykit.metrics import RETRY_SCHEDULE
 
 if TYPE_CHECKING:
-    import threading
-
     from sqlalchemy.orm import Session, sessionmaker
 
     from paykit.dispatch import Dispatcher
 
 log = structlog.get_logger()
+
+# A waiting worker looks at its stop event this often; nothing else happens when it wakes.
+STOP_CHECK_SECONDS = 1.0
 
 
 class RetryWorker:
@@ -30,12 +34,14 @@ class RetryWorker:
         dispatcher: Dispatcher[Any],
         session_factory: sessionmaker[Session],
         stop: threading.Event,
-        idle_seconds: float = 1.0,
+        sweep_seconds: float = 30.0,
     ) -> None:
         self._dispatcher = dispatcher
         self._session_factory = session_factory
         self._stop = stop
-        self._idle = idle_seconds
+        self._sweep = sweep_seconds
+        self._parked = threading.Event()
+        dispatcher.on_parked = self._parked.set
         self.last_cycle = 0.0
 
     def run(self) -> None:
@@ -57,7 +63,17 @@ class RetryWorker:
                 structlog.contextvars.unbind_contextvars(
                     "topic", "partition", "offset", "event_id", "payment_id", "correlation_id"
                 )
-            self._stop.wait(wait)
+            self._wait(wait)
+
+    def _wait(self, seconds: float) -> None:
+        """`seconds`, or until the consumer parks a message or the service stops."""
+        until = time.monotonic() + seconds
+        while not self._stop.is_set():
+            self.last_cycle = time.monotonic()
+            left = until - self.last_cycle
+            if left <= 0 or self._parked.wait(min(left, STOP_CHECK_SECONDS)):
+                break
+        self._parked.clear()
 
     def is_alive(self, within: float = 60.0) -> bool:
         return time.monotonic() - self.last_cycle < within
@@ -66,5 +82,4 @@ class RetryWorker:
         with self._session_factory() as session:
             parked, due = retries.outlook(session)
         RETRY_SCHEDULE.set(parked)
-        # A message parked by the consumer meanwhile is seen within `idle` seconds.
-        return self._idle if due is None else min(self._idle, max(due, 0.01))
+        return self._sweep if due is None else min(self._sweep, max(due, 0.01))
