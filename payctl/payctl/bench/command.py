@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from payctl.baseline.launch import running_baseline
+from payctl.bench.cpu import measure
 from payctl.bench.flows import Load, run_async_flow, run_sync_flow
 from payctl.bench.plot import plot
 from payctl.bench.report import result_document, table
@@ -31,6 +32,8 @@ FLOWS = ("async", "sync")
 # The processes of this design; stopped while the synchronous flow runs, so that the two flows
 # each have the machine to themselves.
 ASYNC_PROCESSES = ("bff", "bff-projector", *CONSUMER_SERVICES)
+# Before an idle stack is measured: consumers joining their groups, the first JIT compiling.
+IDLE_SETTLE_SECONDS = 10.0
 
 
 @click.command()
@@ -98,6 +101,12 @@ ASYNC_PROCESSES = ("bff", "bff-projector", *CONSUMER_SERVICES)
     is_flag=True,
     help="Sample every service with py-spy during the load; top functions go in the result.",
 )
+@click.option(
+    "--idle",
+    "idle_seconds",
+    type=click.FloatRange(min=1),
+    help="Send nothing: measure the CPU the idle stack uses over this many seconds, per process.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def bench(
     rate: float,
@@ -112,6 +121,7 @@ def bench(
     data_dir: Path,
     drain_timeout: float,
     profile: bool,
+    idle_seconds: float | None,
     progress: bool,
 ) -> None:
     """Drive RATE payments per second for DURATION seconds through the BFF (accepts at once;
@@ -122,6 +132,9 @@ def bench(
     Exits with status 1 if a ledger check fails.
     """
     configure_cli_logging()
+    if idle_seconds is not None:
+        _idle(_stack(data_dir, partitions, provider_latency_ms), idle_seconds, out_dir)
+        return
     flows = flows or FLOWS
     seed = random.randrange(2**32) if seed is None else seed
     out_dir = out_dir or Path("bench-results") / time.strftime("%Y%m%d-%H%M%S")
@@ -185,6 +198,28 @@ def bench(
     click.echo(f"seed       {seed}")
     if not all(f.ledger.get("exactly_once") for f in results):
         raise SystemExit(1)
+
+
+def _idle(stack: Stack, seconds: float, out_dir: Path | None) -> None:
+    """The CPU of a stack that has nothing to do, once its start-up work is over."""
+    try:
+        stack.start()
+        click.echo(f"idle stack: settling {IDLE_SETTLE_SECONDS:g} s, then measuring {seconds:g} s")
+        time.sleep(IDLE_SETTLE_SECONDS)
+        usage = measure(stack, seconds)
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        stack.stop()
+    click.echo(usage.table())
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        document = {
+            "seconds": usage.seconds,
+            "percent_of_one_core": usage.share_of_a_core(),
+            "cpu_seconds_by_process": usage.by_process,
+        }
+        (out_dir / "idle.json").write_text(json.dumps(document, indent=2))
 
 
 def _stack(data_dir: Path, partitions: int, provider_latency_ms: int) -> Stack:
