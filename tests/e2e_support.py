@@ -12,6 +12,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from payctl.embedded import wait_for
+from payctl.rest import settled
 from paykit.kafka import producer_config, take_available
 from payment_events.codec import Codec
 from payment_events.registry import FileRegistry
@@ -19,6 +20,7 @@ from payment_events.registry import FileRegistry
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from payctl.load import LoadResult
     from payctl.stack import Stack
 
 CODEC = Codec(FileRegistry())
@@ -191,3 +193,13 @@ def wait_committed_past(bootstrap: str, group: str, where: TopicPartition) -> No
         )
     finally:
         consumer.close()
+
+
+def wait_progress(stack: Stack, result: LoadResult, more: int) -> None:
+    """Waits until `more` further payments of a load have settled: the pipeline is moving."""
+
+    def count() -> int:
+        return settled(stack.database_url("bff"), [a.payment_id for a in list(result.accepted)])
+
+    target = count() + more
+    wait_for(lambda: count() >= target, 60, f"{more} more payments settled")

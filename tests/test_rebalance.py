@@ -1,6 +1,6 @@
-"""Rebalances under load: a second instance of every consumer joins its group, then the first
-instance leaves (stopped, or SIGKILLed), then comes back. Partitions move between instances
-mid-stream; no payment stalls and none gets a second side effect.
+"""Rebalances under load, on Apache Kafka: a second instance of every consumer joins its group,
+then the first instance leaves (stopped, or SIGKILLed), then comes back. Partitions move between
+instances mid-stream; no payment stalls and none gets a second side effect.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from e2e_support import handled_messages
+from e2e_support import handled_messages, wait_progress
 
 from payctl.chaos import audit_stack
-from payctl.embedded import wait_for
 from payctl.load import LoadGenerator, plan_payments
-from payctl.rest import settled, wait_at_rest
+from payctl.rest import wait_at_rest
 from payctl.services import CONSUMER_SERVICES
 
 if TYPE_CHECKING:
-    from payctl.load import LoadResult
     from payctl.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -48,10 +46,10 @@ def test_instances_join_leave_and_come_back_under_load_without_a_stall_or_a_seco
         rate=RATE,
     )
     load.start()
-    _wait_progress(own_stack, load.result, 5)
+    wait_progress(own_stack, load.result, 5)
 
     second = own_stack.start_instances((service, 1) for service in CONSUMER_SERVICES)
-    _wait_progress(own_stack, load.result, 10)
+    wait_progress(own_stack, load.result, 10)
     for service, sig in HOW_THEY_LEAVE.items():
         own_stack.stop_instance(service, 0, sig)
     time.sleep(DOWN_SECONDS)  # the first instances stay away a while: part of the scenario
@@ -66,13 +64,3 @@ def test_instances_join_leave_and_come_back_under_load_without_a_stall_or_a_seco
     # The second instances did take partitions: the rebalances were real.
     idle = [name for name in second if handled_messages(own_stack.health_url(name)) == 0]
     assert idle == [], "these second instances never handled a message"
-
-
-def _wait_progress(stack: Stack, result: LoadResult, more: int) -> None:
-    """Waits until `more` further payments have settled: the pipeline is moving."""
-
-    def count() -> int:
-        return settled(stack.database_url("bff"), [a.payment_id for a in list(result.accepted)])
-
-    target = count() + more
-    wait_for(lambda: count() >= target, 60, f"{more} more payments settled")

@@ -56,7 +56,7 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(".payments-data"),
     show_default=True,
-    help="Where PostgreSQL, the broker's snapshot and the logs live.",
+    help="Where PostgreSQL's and the broker's data and the logs live.",
 )
 @click.option("--fresh", is_flag=True, help="Wipe the data dir before starting.")
 @click.option(

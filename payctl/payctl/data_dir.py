@@ -1,4 +1,4 @@
-"""The data dir of one stack: PostgreSQL's files, the broker's snapshot and the logs, and the
+"""The data dir of one stack: PostgreSQL's files, the broker's storage and the logs, and the
 lock that keeps a second stack out while the first one runs."""
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class DataDir:
     def claim(self, fresh: bool) -> IO[str]:
         """Locks the dir for one stack, wiped first when `fresh`; closing the file unlocks it.
 
-        Two stacks on one data dir would share one PostgreSQL and overwrite each other's broker
-        snapshot, so a second one is refused. The wipe comes after the lock, so it never pulls
+        Two stacks on one data dir would share one PostgreSQL and one broker's storage, so a
+        second one is refused. The wipe comes after the lock, so it never pulls
         the files from under a running stack.
         """
         if fresh and not self._made_by_payctl():

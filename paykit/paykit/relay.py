@@ -86,10 +86,14 @@ class OutboxRelay:
                     raise
                 self.failures += 1
                 log.warning("relay_retry", attempt=self.failures, error=repr(e)[:500])
+                # The listening connection may have died with the database: listen anew after.
+                self._stop_listening()
                 self._stop.wait(backoff(self.failures, cap=5.0))
                 continue
             if published == 0:
                 self._wait_for_rows()
+            else:
+                self._drain_notices()
 
     def _wait_for_rows(self) -> None:
         """Until rows are committed, for at most `sweep_seconds`, or until `stop_waiting`."""
@@ -105,14 +109,27 @@ class OutboxRelay:
             self.idle = False
             if self._wake_r in woken:
                 os.read(self._wake_r, 4096)
-            # Takes the notices that woke us (their payload says nothing: the rows are the news).
+            self._drain_notices()
+        except psycopg.Error as e:
+            # The database is away: the next cycle's own error says so and backs off; a cycle
+            # that succeeds listens anew and looks once more, so no notice is waited for. The
+            # short wait keeps a LISTEN that fails while queries work from spinning.
+            self.idle = False
+            log.warning("relay_listener_lost", error=repr(e)[:300])
+            self._stop_listening()
+            self._stop.wait(1.0)
+
+    def _drain_notices(self) -> None:
+        """Takes the notices that arrived (their payload says nothing: the rows are the news).
+        Also while busy: PostgreSQL keeps every notice until each listener has read it."""
+        if self._listener is None:
+            return
+        try:
             for _ in self._listener.notifies(timeout=0):
                 pass
         except psycopg.Error as e:
-            # The database is away: the next cycle's own error says so and backs off.
-            log.info("relay_listener_lost", error=repr(e)[:300])
+            log.warning("relay_listener_lost", error=repr(e)[:300])
             self._stop_listening()
-            self._stop.wait(self._sweep)
 
     def stop_waiting(self) -> None:
         """Ends a wait for rows at once (call it after setting the stop event): an idle relay
@@ -122,7 +139,11 @@ class OutboxRelay:
     def _listen(self) -> psycopg.Connection[tuple[object, ...]]:
         url = self._engine.url.set(drivername="postgresql")
         conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        try:
+            conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        except psycopg.Error:
+            conn.close()
+            raise
         return conn
 
     def _stop_listening(self) -> None:

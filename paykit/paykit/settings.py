@@ -45,8 +45,9 @@ class ConsumerServiceSettings(RuntimeSettings):
     # keep their order; the database pool is sized from it.
     consumer_concurrency: int = Field(32, ge=1, validation_alias="CONSUMER_CONCURRENCY")
     relay_batch_size: int = Field(500, validation_alias="RELAY_BATCH_SIZE")
-    # An idle relay is woken by the database when rows are committed; it looks this often anyway.
-    relay_sweep_seconds: float = Field(10.0, gt=0, validation_alias="RELAY_SWEEP_SECONDS")
+    # An idle relay is woken by the database when rows are committed; it looks this often anyway
+    # (at most 30: its health check wants a cycle a minute).
+    relay_sweep_seconds: float = Field(10.0, gt=0, le=30, validation_alias="RELAY_SWEEP_SECONDS")
     # The retry schedule (paykit.retries): attempts before giving up, and the backoff between
     # them (doubling from the base, capped, jittered). The defaults give up after 2 to 4 minutes.
     retry_max_attempts: int = Field(10, ge=1, validation_alias="RETRY_MAX_ATTEMPTS")

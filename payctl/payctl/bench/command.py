@@ -206,7 +206,7 @@ def _idle(stack: Stack, seconds: float, out_dir: Path | None) -> None:
         stack.start()
         click.echo(f"idle stack: settling {IDLE_SETTLE_SECONDS:g} s, then measuring {seconds:g} s")
         time.sleep(IDLE_SETTLE_SECONDS)
-        usage = measure(stack, seconds)
+        usage = measure(stack, lambda: time.sleep(seconds))
     except StackError as e:
         raise click.ClickException(str(e)) from None
     finally:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import psutil
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from payctl.stack import Stack
 
 
@@ -64,12 +66,12 @@ def _cpu_by_pid(stack: Stack) -> dict[str, dict[int, float]]:
     return taken
 
 
-def measure(stack: Stack, seconds: float) -> CpuUsage:
-    """The CPU each stack process uses over the next `seconds`. A process that starts meanwhile
+def measure(stack: Stack, during: Callable[[], object]) -> CpuUsage:
+    """The CPU each stack process uses while `during()` runs. A process that starts meanwhile
     (a new database connection) counts from its start; one that ends meanwhile is left out."""
     before = _cpu_by_pid(stack)
     started = time.monotonic()
-    time.sleep(seconds)
+    during()
     after = _cpu_by_pid(stack)
     elapsed = time.monotonic() - started
     used = {
