@@ -42,10 +42,11 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str) -> dict[str, 
         "group.protocol": "consumer",
         # The broker holds an empty fetch this long and answers as soon as a message arrives,
         # so steady-state latency does not depend on it; every answer to an idle consumer costs
-        # the broker (idle stack: broker 3.8-4.0 % of a core at Kafka's 500 ms, 2.5 % at 5 s).
+        # the broker (idle stack: broker 3.8-4.0 % of a core at Kafka's 500 ms, 2.5-2.6 % at
+        # 2 s, 2.4-2.5 % at 5 s; 5 s made the test suite minutes slower).
         # The cost: a partition that becomes fetchable while a fetch is out (just assigned)
         # waits for that fetch to come back, up to this long.
-        "fetch.wait.max.ms": 5000,
+        "fetch.wait.max.ms": 2000,
         "max.poll.interval.ms": 300000,
     }
 

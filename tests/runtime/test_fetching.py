@@ -105,7 +105,7 @@ class FetchCounter:
 
 
 def test_an_idle_consumer_waits_in_the_brokers_long_poll(broker: str, topic: str) -> None:
-    # Kafka holds an empty fetch for up to fetch.wait.max.ms (5 s in paykit's settings): an idle
+    # Kafka holds an empty fetch for up to fetch.wait.max.ms (2 s in paykit's settings): an idle
     # consumer sends one every few seconds. A broker that answered at once would see thousands.
     counter = FetchCounter()
     consumer = Consumer(
