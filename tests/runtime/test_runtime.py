@@ -145,6 +145,27 @@ def test_a_provider_outage_parks_the_payment_and_the_partition_moves_on(
     assert seen_attempts[-1] > 1  # a retry knows it is one, to ask the provider first
 
 
+def test_a_parked_message_wakes_the_idle_retry_worker(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    # The worker sweeps the schedule only every 30 s; a message its consumer parks must not
+    # wait for that sweep, only for its own (50 ms) delay.
+    event = initiated()
+    refused = threading.Event()
+
+    def refuse_once(e: PaymentInitiated, uow: UnitOfWork) -> None:
+        if not refused.is_set():
+            refused.set()
+            raise RetryLater("provider answered 503")
+        record_effect(e, uow)
+
+    group = uuid.uuid4().hex
+    with running_loop(broker, engine, topic, refuse_once, group):
+        produce(broker, topic, (event.payment_id, codec.encode(event)))
+        wait_for(refused.is_set, 30, "the first attempt refused")
+        wait_for(lambda: effects_of(engine, event.payment_id), 10, "the retry, before a sweep")
+
+
 def test_retries_are_bounded_then_the_give_up_handler_records_a_terminal_state(
     broker: str, engine: Engine, topic: str
 ) -> None:
