@@ -17,13 +17,12 @@ import httpx
 
 from payctl.embedded import wait_for
 from payctl.errors import StackError
+from paykit.server_workers import PR_SET_PDEATHSIG
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
-# From <linux/prctl.h>.
-PR_SET_PDEATHSIG = 1
 
 
 def end_with_this_process() -> Callable[[], None] | None:
