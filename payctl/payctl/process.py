@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-
 def end_with_this_process() -> Callable[[], None] | None:
     """A `preexec_fn` that has Linux SIGTERM the child when the thread that started it ends, so
     a SIGKILLed payctl (or test run) leaves nothing of the stack running.
