@@ -18,6 +18,7 @@ from payctl.cli import main
 from payctl.databases import database_url_on
 from payctl.embedded import free_ports
 from payctl.errors import StackError
+from payctl.kafka_broker import kafka_uuid
 from payctl.load import LoadResult
 from payctl.services import DEFAULT_HEALTH_PORTS
 from payctl.stack import Stack, StackConfig
@@ -153,3 +154,10 @@ def test_soak_exits_with_1_and_prints_the_violations(monkeypatch: pytest.MonkeyP
     assert config.fresh
     assert "KAFKA_BOOTSTRAP_SERVERS" not in config.env  # always its own embedded broker
     assert config.env["PSP_LATENCY_MS"] == "40"  # the environment's, over the fast default
+
+
+def test_a_kafka_cluster_id_never_reads_as_a_command_line_option() -> None:
+    # 1 in 64 URL-safe base64 ids starts with "-": the storage format then refused the argument.
+    made = [kafka_uuid() for _ in range(2000)]
+    assert not any(m.startswith("-") for m in made)
+    assert all(len(m) == 22 for m in made)

@@ -155,8 +155,13 @@ def _java_version(java: str) -> str:
 
 
 def kafka_uuid() -> str:
-    """A cluster id as Kafka writes them: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A cluster id as Kafka makes them: 16 random bytes, URL-safe base64 without padding, and
+    (as Kafka's Uuid.randomUuid) never starting with "-", which a command line reads as an
+    option (`kafka-storage format --cluster-id -x...` fails)."""
+    while True:
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not made.startswith("-"):
+            return made
 
 
 class EmbeddedBroker:
