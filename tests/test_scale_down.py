@@ -19,9 +19,9 @@ from payctl.chaos import audit_stack
 from payctl.embedded import wait_for
 from payctl.kafka_broker import BROKER_SETTINGS
 from payctl.load import LoadGenerator, plan_payments
-from payctl.rest import CATALOG_NAME, wait_at_rest
+from payctl.ops.groups import group_named
+from payctl.rest import wait_at_rest
 from payctl.services import CONSUMER_SERVICES, consumer_instance_id
-from payment_events.catalog import topics_consumed_by
 
 if TYPE_CHECKING:
     from payctl.stack import Stack
@@ -94,6 +94,6 @@ def owners(admin: AdminClient, service: str) -> dict[str, set[tuple[str, int]]]:
 
 
 def partitions_of(admin: AdminClient, service: str) -> set[tuple[str, int]]:
-    topics = topics_consumed_by(CATALOG_NAME.get(service, service))
+    topics = group_named(service).topics
     metadata = admin.list_topics(timeout=10)
     return {(t, p) for t in topics for p in metadata.topics[t].partitions}

@@ -17,6 +17,11 @@ from payctl.bench.command import bench
 from payctl.chaos import run_chaos
 from payctl.cli_logging import configure_cli_logging
 from payctl.errors import StackError
+from payctl.ops.dlq import dlq
+from payctl.ops.lag import lag
+from payctl.ops.reconcile import reconcile
+from payctl.ops.replay import replay
+from payctl.ops.trace import trace
 from payctl.services import DEFAULT_HEALTH_PORTS, SERVER_VARIABLES, SERVICE_NAMES
 from payctl.stack import Stack, StackConfig
 from payctl.tokens import development_token
@@ -231,3 +236,5 @@ def soak(
 
 
 main.add_command(bench)
+for verb in (replay, dlq, lag, trace, reconcile):
+    main.add_command(verb)

@@ -14,23 +14,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from payctl.audit import IN_FLIGHT
 from payctl.embedded import wait_for
-from payctl.services import CONSUMER_SERVICES
-from payment_events.catalog import topics_consumed_by
+from payctl.ops.groups import GROUPS
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from payctl.stack import Stack
-
-# The database each consumer service keeps its outbox and retry schedule in.
-DATABASE_OF = {
-    "bff-projector": "bff",
-    "billing-consumer": "billing",
-    "order-consumer": "orders",
-    "capture-consumer": "capture",
-}
-# The catalog names the BFF as the consumer; its projector process is the one that consumes.
-CATALOG_NAME = {"bff-projector": "bff"}
 
 
 def settled(bff_database_url: str, payment_ids: Collection[str]) -> int:
@@ -47,8 +36,9 @@ def settled(bff_database_url: str, payment_ids: Collection[str]) -> int:
 def still_moving(stack: Stack) -> list[str]:
     """What keeps the stack from rest; empty when it is at rest."""
     moving: list[str] = []
-    for service, database in DATABASE_OF.items():
-        with _read_only(stack.database_url(database)) as conn:
+    for group in GROUPS:
+        service = group.service
+        with _read_only(stack.database_url(group.database)) as conn:
             for table, unfinished in (
                 ("outbox", "published_at IS NULL"),
                 ("retry_schedule", "true"),
@@ -80,10 +70,10 @@ def wait_at_rest(stack: Stack, payment_ids: Collection[str], timeout: float) -> 
 
 def _lagging_groups(bootstrap: str) -> list[str]:
     lagging: list[str] = []
-    for group in CONSUMER_SERVICES:
-        topics = topics_consumed_by(CATALOG_NAME.get(group, group))
+    for group in GROUPS:
+        topics = group.topics
         # Not subscribed: asking for the group's committed offsets does not join the group.
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group.group_id})
         try:
             metadata = consumer.list_topics(timeout=10)
             partitions = [
@@ -95,7 +85,9 @@ def _lagging_groups(bootstrap: str) -> list[str]:
                 _low, high = consumer.get_watermark_offsets(tp, timeout=10)
                 behind = high - max(tp.offset, 0)
                 if behind > 0:
-                    lagging.append(f"{group}: {behind} behind on {tp.topic}[{tp.partition}]")
+                    lagging.append(
+                        f"{group.service}: {behind} behind on {tp.topic}[{tp.partition}]"
+                    )
         finally:
             consumer.close()
     return lagging
