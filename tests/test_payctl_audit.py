@@ -4,13 +4,14 @@ story can stop adding up is named."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from payctl.audit import check
 from payctl.audit_records import Records
-from payctl.topic_scan import DeadLetter
+from payctl.topic_scan import DeadLetter, Window
 from payment_events.events import CapturedLine, PaymentCaptured
 
 
@@ -243,3 +244,118 @@ def test_a_dead_letter_and_a_provider_operation_for_no_payment_are_named() -> No
     records.operations.append(_capture(f"cap_{_id()}", f"po_{_id()}", "auth_nobody", 100))
 
     assert [v.check for v in check(records).violations] == ["dead_letter", "provider"]
+
+
+# -- on a live system: a window of time and a grace period -------------------------------------
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+GRACE = timedelta(minutes=5)
+
+
+def accepted_ago(records: Records, payment_id: str, ago: timedelta) -> None:
+    records.bff[payment_id]["created_at"] = NOW - ago
+    for op in records.operations:
+        op.setdefault("created_at", NOW - ago)
+
+
+def live(records: Records) -> list[str]:
+    records.read_at = NOW
+    return [f"{v.check}: {v.detail}" for v in check(records, settle_grace=GRACE).violations]
+
+
+@pytest.mark.parametrize("status", ["PROCESSING", "AUTHORIZED", "ORDER_CONFIRMED"])
+def test_a_payment_in_flight_within_the_grace_is_settling_not_a_violation(status: str) -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.bff[payment_id]["status"] = status
+    accepted_ago(records, payment_id, timedelta(minutes=4))
+    records.read_at = NOW
+
+    report = check(records, settle_grace=GRACE)
+
+    assert report.violations == []
+    assert report.settling == 1
+    assert report.payments == 1
+
+
+def test_a_payment_in_flight_past_the_grace_is_named_stuck_with_how_long() -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.bff[payment_id]["status"] = "AUTHORIZED"
+    accepted_ago(records, payment_id, timedelta(minutes=12, seconds=3))
+
+    [found] = live(records)
+
+    assert found.startswith("settled: still AUTHORIZED 12m03s after it was accepted; billing")
+
+
+def test_a_refused_order_whose_void_is_on_its_way_is_settling_only_within_the_grace() -> None:
+    records = new_records()
+    payment_id = refused(records)
+    records.billing[payment_id]["status"] = "AUTHORIZED"  # billing has not voided yet
+    accepted_ago(records, payment_id, timedelta(seconds=10))
+    assert live(records) == []
+
+    accepted_ago(records, payment_id, timedelta(minutes=10))
+
+    assert live(records) == [
+        "agreement: BFF FAILED, but billing's authorization is AUTHORIZED, expected VOIDED"
+    ]
+
+
+def test_a_young_settled_payment_that_disagrees_is_named_at_once() -> None:
+    records = new_records()
+    payment_id = captured(records)
+    records.capture[payment_id]["captured_minor"] = 1
+    accepted_ago(records, payment_id, timedelta(seconds=1))
+
+    assert live(records) == [
+        "agreement: BFF CAPTURED, but capture's payment captured 1, the BFF shows 1000"
+    ]
+
+
+def test_what_a_payment_accepted_before_the_window_left_in_it_is_no_stray() -> None:
+    records = new_records()
+    records.window = Window(start=NOW - timedelta(minutes=15))
+    earlier = _id()
+    records.accepted_elsewhere.add(earlier)
+    _events(records, earlier, "PaymentCaptured")
+    records.scan.first_at[earlier] = NOW - timedelta(minutes=1)
+    authorization_id = f"auth_{_id()}"
+    records.operations.append(
+        {**_capture(f"cap_{_id()}", f"po_{_id()}", authorization_id, 100), "created_at": NOW}
+    )
+    records.operations.append(
+        {
+            **_capture(authorization_id, earlier, authorization_id, 100),
+            "kind": "authorization",
+            "created_at": NOW - timedelta(hours=1),
+        }
+    )
+
+    assert live(records) == []
+
+
+def test_strays_are_named_only_when_they_happened_in_the_window() -> None:
+    records = new_records()
+    records.window = Window(start=NOW - timedelta(minutes=15), end=NOW - timedelta(minutes=5))
+    inside, before, after = _id(), _id(), _id()
+    for payment_id, at in [
+        (inside, NOW - timedelta(minutes=10)),
+        (before, NOW - timedelta(minutes=16)),
+        (after, NOW - timedelta(minutes=4)),
+    ]:
+        _events(records, payment_id, "PaymentInitiated")
+        records.scan.first_at[payment_id] = at
+        authorization_id = f"auth_{_id()}"
+        records.operations.append(
+            {
+                **_capture(authorization_id, payment_id, authorization_id, 100),
+                "kind": "authorization",
+                "created_at": at,
+            }
+        )
+
+    found = {(v.check, v.payment_id) for v in check(records, settle_grace=GRACE).violations}
+
+    assert found == {("events", inside), ("provider", inside)}
