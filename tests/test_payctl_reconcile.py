@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 from click.testing import CliRunner
+from confluent_kafka import Producer
 from e2e_support import new_payment, pay, payments_client
 from ops_support import ops_env, payctl, payctl_json
 
 from payctl.cli import main
 from payctl.embedded import free_port
 from payctl.rest import wait_at_rest
+from paykit.kafka import producer_config
+from payment_events.catalog import CATALOG
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from datetime import datetime
 
     from payctl.stack import Stack
 
@@ -98,7 +101,7 @@ def test_a_service_table_that_disagrees_names_that_payment(own_stack: Stack, run
     assert "capture's payment captured 999, the BFF shows 1000" in violation["detail"]
 
     assert as_table.exit_code == 1
-    assert "1 mismatches (agreement 1)" in as_table.stdout
+    assert "1 mismatch (agreement 1)" in as_table.stdout
     [line] = [line for line in as_table.stdout.splitlines() if run.first in line]
     assert line.startswith("agreement")
 
@@ -123,6 +126,28 @@ def test_a_range_of_time_checks_only_the_payments_accepted_in_it(
     assert [v["payment_id"] for v in json.loads(until.stdout)["violations"]] == [run.first]
     assert recent.exit_code == 1, recent.output
     assert json.loads(recent.stdout)["payments_checked"] == len(run.all)
+
+
+def test_a_dead_letter_is_named_only_by_a_range_it_was_written_in(
+    own_stack: Stack, run: Run
+) -> None:
+    before = datetime.now(UTC)
+    key = f"poison-{uuid.uuid4().hex}"
+    producer = Producer(producer_config(own_stack.bootstrap, "test-reconcile"))
+    producer.produce(
+        CATALOG[0].dead_letter, key=key, value=b"junk", headers={"dlq.error.code": "test"}
+    )
+    assert producer.flush(30) == 0
+
+    recent = payctl(own_stack, "reconcile", "--json", "--since", "1h")
+    earlier = payctl(own_stack, "reconcile", "--json", "--until", before.isoformat())
+
+    assert recent.exit_code == 1, recent.output
+    assert [(v["check"], v["payment_id"]) for v in json.loads(recent.stdout)["violations"]] == [
+        ("dead_letter", key)
+    ]
+    assert earlier.exit_code == 0, earlier.output
+    assert json.loads(earlier.stdout)["payments_checked"] == len(run.all)
 
 
 def test_a_broker_it_cannot_reach_is_a_refusal_with_exit_2(own_stack: Stack) -> None:

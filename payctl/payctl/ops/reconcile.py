@@ -62,22 +62,27 @@ def reconcile(
     data_dir: Path,
 ) -> None:
     """Reconciles the payments the BFF accepted in a range of time (by its payments'
-    created_at; default: every payment) with everything else that tells their story:
+    created_at; default: every payment) with everything else that tells their story. Each
+    mismatch is named by its check:
 
     \b
-    - the provider's ledger (by reference): exactly one authorization, in the state the BFF
-      status calls for; at most one capture per payment order, all or some of them captured
-      as the status says, the amount the BFF shows; the voids a refused order calls for;
-    - billing's, orders' and capture's own tables: the status each should be in, the same
-      order id, the captured amount, one payment order per line;
-    - the events on the topics (read from a little before the range to their end): the chain
-      the status calls for, each event handled once;
-    - and, within the range only: dead letters, undecodable messages, provider operations and
-      events for a payment the BFF never accepted.
+    provider     the provider's ledger (operations by reference): exactly one
+                 authorization, in the state the BFF status calls for; at most one
+                 capture per payment order, all or some captured as the status says,
+                 the amount the BFF shows; the void a refused order calls for
+    agreement    billing's, orders' and capture's own tables: the status each should
+                 be in, the BFF's order id, captured amount, a payment order per line
+    events       the events on the topics (read from a little before the range to
+                 their end): the chain the status calls for, each handled once
+    settled      a payment still in flight past --settle-grace: stuck
+    dead_letter  a message dead-lettered in the range
 
-    Every mismatch is printed as its check, payment id and what differs. Exit status: 0 when
-    everything agrees, 1 on any mismatch, 2 when it cannot run (the broker or a database cannot
-    be reached, or bad options).
+    Within the range only, also provider operations and events for a payment the BFF never
+    accepted (provider, events) and undecodable messages (events).
+
+    Every mismatch is printed as its check, payment id and what differs; --json gives the
+    counts and the list. Exit status: 0 when everything agrees, 1 on any mismatch, 2 when it
+    cannot run (the broker or a database cannot be reached, or bad options).
     """
     now = datetime.now(UTC)
     window = Window(start_of(since, start, now), end)
@@ -120,13 +125,14 @@ def _progress(messages: Iterable[Message], total: int) -> Iterable[Message]:
 def headline(report: AuditReport, window: Window) -> str:
     statuses = ", ".join(f"{s} {n}" for s, n in sorted(report.statuses.items())) or "none"
     settling = f"; {report.settling} still settling" if report.settling else ""
+    count = len(report.violations)
     found = (
-        f"{len(report.violations)} mismatches ({_counts(report.by_check)})"
-        if report.violations
+        f"{count} mismatch{'' if count == 1 else 'es'} ({_counts(report.by_check)})"
+        if count
         else "no mismatches"
     )
     return (
-        f"{report.payments} payments accepted {describe(window)} ({statuses}{settling}), "
+        f"{report.payments} payments accepted {describe(window)} ({statuses}{settling})\n"
         f"{report.messages} messages read: {found}"
     )
 
