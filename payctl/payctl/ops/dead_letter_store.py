@@ -205,18 +205,13 @@ def read_dead_letter(target: Target, admin: AdminClient, position: Position) -> 
     try:
         ranges = end_offsets(admin, consumer, [position.topic], READ_TIMEOUT_SECONDS)
         where = (position.topic, position.partition)
-        if where not in ranges or not ranges[where][0] <= position.offset < ranges[where][1]:
-            held = ranges.get(where)
-            span = (
-                f"it holds offsets {held[0]} to {held[1] - 1}"
-                if held and held[1] > held[0]
-                else "it is empty"
-            )
-            raise OpsError(
-                f"no dead letter at {position}: {span}"
-                if held
-                else f"no partition {position.partition} in {position.topic}"
-            )
+        held = ranges.get(where)
+        if held is None:
+            raise OpsError(f"no dead letter at {position}: {position.topic} has no such partition")
+        first, end = held
+        if not first <= position.offset < end:
+            span = f"it holds offsets {first} to {end - 1}" if end > first else "it is empty"
+            raise OpsError(f"no dead letter at {position}: {span}")
         one = {where: (position.offset, position.offset + 1)}
         for msg in read_ranges(consumer, one, what="dead letter"):
             return DeadLetter.of(msg)

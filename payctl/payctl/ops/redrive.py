@@ -49,8 +49,14 @@ def read_ledger(target: Target, admin: AdminClient) -> Ledger:
             key, value = msg.key(), msg.value()
             if not key or not value:
                 continue
-            entry = json.loads(value)
-            ledger[Position.parse(_str(key))] = Position.parse(entry["redriven_to"])
+            try:
+                entry = json.loads(value)
+                ledger[Position.parse(_str(key))] = Position.parse(entry["redriven_to"])
+            except (ValueError, KeyError, TypeError, OpsError):
+                raise OpsError(
+                    f"{LEDGER_TOPIC}:{msg.partition()}:{msg.offset()} is not a re-drive record; "
+                    "only payctl dlq redrive writes to that topic"
+                ) from None
     finally:
         consumer.close()
     return ledger

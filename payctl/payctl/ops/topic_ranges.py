@@ -79,8 +79,8 @@ def read_ranges(
     what: str,
     timeout: float = READ_TIMEOUT_SECONDS,
 ) -> Iterator[Message]:
-    """Every record in `ranges`, partition by partition in offset order; records written after
-    the ranges were taken are left for the next run."""
+    """Every record in `ranges`, each partition's in offset order; records written after the
+    ranges were taken are left for the next run."""
     remaining = {tp: end for tp, (start, end) in ranges.items() if end > start}
     if not remaining:
         return
