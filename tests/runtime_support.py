@@ -58,8 +58,11 @@ LANES = 32
 
 
 def initiated(payment_id: str | None = None) -> PaymentInitiated:
+    """A new message each call: several of one payment have ids of their own (a payment's real
+    events derive theirs, one per occurrence)."""
     return PaymentInitiated(
         payment_id=payment_id or str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
         customer_id="cus_1",
         currency="EUR",
         amount_minor=100,
@@ -83,7 +86,12 @@ def record_effect(event: PaymentInitiated, uow: UnitOfWork) -> None:
     uow.session.execute(
         insert(effects).values(event_id=event.event_id, payment_id=event.payment_id)
     )
-    uow.record(PaymentFailed(payment_id=event.payment_id, code="test", reason="follow-up"))
+    uow.record(
+        # One per handled event, of which a payment has several here: an id of its own each.
+        PaymentFailed(
+            payment_id=event.payment_id, event_id=str(uuid.uuid4()), code="test", reason="follow-up"
+        )
+    )
 
 
 def produce(

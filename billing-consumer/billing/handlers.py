@@ -34,7 +34,7 @@ def authorize_payment(
         return
     # A retry may follow a call whose outcome is unknown (a timeout): ask the provider what it
     # did before asking it to act. The idempotency key covers a crash mid-call as well.
-    result = settled_authorization(provider, authorization) if uow.attempt > 1 else None
+    result = settled_authorization(provider, authorization) if uow.may_have_acted else None
     if result is None:
         result = provider.authorize(
             idempotency_key=authorization.idempotency_key_authorize,
@@ -110,13 +110,18 @@ def void_authorization(
 ) -> None:
     authorization = uow.authorizations.get(event.payment_id)
     if authorization is None:
+        if uow.replayed:
+            # A replay re-delivers each topic on its own: this payment's PaymentInitiated may be
+            # re-delivered after its OrderFailed.
+            uow.retry_later("OrderFailed re-delivered before the payment's PaymentInitiated")
+            return
         raise UnknownPayment(f"OrderFailed for payment {event.payment_id} billing never saw")
     if authorization.status is AuthorizationStatus.VOIDED:
         return
     authorization.void(event.reason)  # raises InvalidTransition unless AUTHORIZED
     held = authorization.provider_authorization_id
     assert held is not None  # every AUTHORIZED authorization has one
-    if uow.attempt > 1 and any(
+    if uow.may_have_acted and any(
         op.kind == "void" for op in provider.find_operations(authorization.idempotency_key_void)
     ):
         log.info("void_settled_by_lookup")

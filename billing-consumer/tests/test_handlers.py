@@ -14,7 +14,7 @@ from billing.adapters.orm import authorizations
 from billing.bootstrap import Billing, bootstrap
 from billing.domain.errors import InvalidTransition, UnknownPayment
 from billing.settings import Settings
-from paykit.db import outbox
+from paykit.db import inbox, outbox
 from paykit.migrations import upgrade
 from paykit.provider import ProviderUnavailable
 from payment_events.events import (
@@ -57,10 +57,11 @@ def initiated(method: str = "pm_card_visa") -> PaymentInitiated:
     )
 
 
-def deliver(service: Billing, event: Event, attempt: int = 1) -> bool:
+def deliver(service: Billing, event: Event, attempt: int = 1, *, replayed: bool = False) -> bool:
     """As the consumer loop does it: claim, handle, commit; False for a duplicate."""
     with service.unit_of_work() as uow:
         uow.attempt = attempt
+        uow.replayed = replayed
         if not uow.claim(event.event_id, "test", 0, 0):
             return False
         service.handlers[type(event)](event, uow)
@@ -210,3 +211,30 @@ def test_a_void_for_an_unknown_or_declined_payment_is_impossible(service: Billin
     deliver(service, declined)
     with pytest.raises(InvalidTransition):
         deliver(service, OrderFailed(payment_id=declined.payment_id, code="x", reason="x"))
+
+
+def test_a_replayed_void_for_a_payment_not_yet_replayed_waits_for_it(service: Billing) -> None:
+    # A replay re-delivers order-failed and payment-initiated independently.
+    refused = OrderFailed(payment_id=str(uuid.uuid4()), code="customer_blocked", reason="blocked")
+    with service.unit_of_work() as uow:
+        uow.replayed = True
+        service.handlers[OrderFailed](refused, uow)
+        assert uow.retry_reason is not None
+    assert published(service) == []
+
+
+def test_a_replayed_authorization_is_settled_by_asking_the_provider(
+    service: Billing, provider: FakeProvider
+) -> None:
+    event = initiated()
+    assert deliver(service, event)
+    [first] = published(service)
+    # The database is restored from a backup taken before the payment: billing forgets it.
+    with service.wiring.engine.begin() as conn:
+        for table in (authorizations, inbox, outbox):
+            conn.execute(table.delete())
+    assert deliver(service, event, replayed=True)
+    assert provider.calls[f"{event.payment_id}:authorize"] == 1  # asked, not sent again
+    assert status_of(service, event.payment_id) == "AUTHORIZED"
+    # The same event under the same id: subscribers that had it skip it.
+    assert [e.event_id for e in published(service)] == [first.event_id]

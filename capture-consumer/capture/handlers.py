@@ -41,7 +41,7 @@ def capture_payment(
         # The inbox stops a redelivery; this stops the same payment confirmed under a new event id.
         log.info("payment_already_recorded", status=payment.status)
         return
-    capture_seller_lines(payment, provider, ask_first=uow.attempt > 1)
+    capture_seller_lines(payment, provider, ask_first=uow.may_have_acted)
     keep(uow, payment)
     if payment.pending_lines():
         # The settled lines commit now; the pending ones are asked about on the next attempt.
@@ -55,6 +55,11 @@ def refund_payment(
     answered with RefundFailed; re-entrant like `capture_payment`."""
     payment = uow.payments.get(event.payment_id)
     if payment is None:
+        if uow.replayed:
+            # A replay re-delivers each topic on its own: this payment's OrderConfirmed may be
+            # re-delivered after its RefundRequested.
+            uow.retry_later("RefundRequested re-delivered before the payment's OrderConfirmed")
+            return
         refuse_unknown_payment(event, uow)
         return
     refund = payment.find_refund(event.refund_id)
@@ -64,7 +69,7 @@ def refund_payment(
         log.info("refund_already_settled", refund_id=refund.refund_id, status=refund.status)
         return
     if not refund.is_settled:
-        refund_seller_lines(payment, refund, provider, ask_first=uow.attempt > 1)
+        refund_seller_lines(payment, refund, provider, ask_first=uow.may_have_acted)
     keep(uow, payment)
     if refund.pending_lines():
         # The settled lines commit now; the pending ones are asked about on the next attempt.

@@ -18,7 +18,7 @@ from capture.bootstrap import CaptureService, bootstrap
 from payctl.embedded import free_port
 from paykit.migrations import upgrade
 from paykit.provider import ProviderClient, ProviderUnavailable
-from payment_events.events import CaptureFailed, PaymentCaptured, PaymentRefunded, new_event_id
+from payment_events.events import CaptureFailed, PaymentCaptured, PaymentRefunded
 from psp_sim.server import ThreadedServer
 from psp_sim.settings import Settings as PspSettings
 
@@ -131,7 +131,7 @@ def test_a_lost_answer_a_retry_and_a_duplicate_leave_one_capture_per_line(
     assert len(ledger_captures(psp_url, authorization_id)) == 3  # it did the 2nd one too
 
     assert deliver(live, event, attempt=2) == "handled"  # the retry schedule's next try
-    assert deliver(live, dataclasses.replace(event, event_id=new_event_id())) == "handled"
+    assert deliver(live, dataclasses.replace(event, event_id=str(uuid.uuid4()))) == "handled"
     [captured] = published(live)
 
     rows = ledger_captures(psp_url, authorization_id)

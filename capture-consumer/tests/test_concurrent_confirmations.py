@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 
 from capture.bootstrap import bootstrap
 from payctl.embedded import wait_for
-from payment_events.events import new_event_id
 
 if TYPE_CHECKING:
     from capture.settings import Settings
@@ -62,7 +62,7 @@ def test_twin_confirmations_in_flight_capture_each_line_once(settings: Settings)
     provider = HeldProvider()
     service = bootstrap(settings, provider=provider)
     first = order_confirmed((700, 300))
-    twin = dataclasses.replace(first, event_id=new_event_id())
+    twin = dataclasses.replace(first, event_id=str(uuid.uuid4()))
     try:
         with ThreadPoolExecutor(2) as pool:
             handled_first = pool.submit(deliver, service, first)

@@ -67,6 +67,8 @@ def test_a_settled_order_cannot_move_again() -> None:
     assert len(confirmed.events) == len(refused.events) == 1
 
 
-def test_every_order_gets_its_own_id() -> None:
+def test_an_orders_id_follows_from_its_payment() -> None:
+    # Created again for the same payment (a replay after a restore), it is the same order.
     event = payment_succeeded()
-    assert Order.create(event).order_id != Order.create(event).order_id
+    assert Order.create(event).order_id == Order.create(event).order_id
+    assert Order.create(event).order_id != Order.create(payment_succeeded()).order_id

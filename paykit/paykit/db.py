@@ -79,6 +79,20 @@ retry_schedule = Table(
     Index("retry_schedule_due", "due_at"),
 )
 
+# What `payctl replay` re-delivered: the messages of a partition below `redelivered_below` had
+# been delivered before the replay, so this service may already have acted on them (called the
+# provider) even when its database, restored from a backup, does not know it. Rows stay: a few
+# per replay, and no later message is ever below them.
+replays = Table(
+    "replays",
+    messaging_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("redelivered_below", BigInteger, nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 
 def row_timestamps() -> list[Column[object]]:
     """`created_at` and `updated_at`, kept by the database, for a service's own tables."""

@@ -18,6 +18,7 @@ from paykit import retries
 from paykit.errors import PermanentError, RetryLater, TransientError
 from paykit.messages import trace_of
 from paykit.metrics import GIVE_UPS, MESSAGES
+from paykit.replays import ReplayMarks
 from paykit.unit_of_work import UnitOfWork
 from payment_events.codec import DecodeError, RegistryUnavailable
 
@@ -81,6 +82,7 @@ class Dispatcher(Generic[U]):
         policy: RetryPolicy,
     ) -> None:
         self._codec = codec
+        self._replays = ReplayMarks()
         self._handlers = handlers
         self._give_up = give_up
         self._uow_factory = uow_factory
@@ -175,6 +177,7 @@ class Dispatcher(Generic[U]):
         """Runs the handler inside a savepoint, so that whatever it did can be undone while the
         schedule row (locked in the same transaction) is still updated."""
         uow.attempt = (parked.attempts if parked else 0) + 1
+        uow.replayed = self._replays.redelivered(uow.session, msg.topic, msg.partition, msg.offset)
         mark = uow.recorded_count()
         savepoint = uow.session.begin_nested()
         try:

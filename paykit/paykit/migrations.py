@@ -95,6 +95,20 @@ def create_retry_schedule() -> None:
     op.create_index("retry_schedule_due", "retry_schedule", ["due_at"])
 
 
+def create_replays() -> None:
+    """The replays table as of version 1 (`paykit.db.replays`), for a service's revision."""
+    op.create_table(
+        "replays",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("redelivered_below", sa.BigInteger, nullable=False),
+        sa.Column(
+            "replayed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+
+
 def notify_on_outbox_insert() -> None:
     """A trigger that tells the outbox relay when rows are committed (`paykit.relay`): the notice
     is sent at commit, once per transaction however many rows it inserted."""

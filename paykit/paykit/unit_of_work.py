@@ -32,6 +32,9 @@ class UnitOfWork:
         # 1 on a message's first delivery, n on its nth try from the retry schedule: above 1, an
         # earlier try may have reached the provider, so its outcome is asked before calling again.
         self.attempt = 1
+        # A message `payctl replay` re-delivered (paykit.replays): this service may have acted on
+        # it before its database was restored, though the database does not know it.
+        self.replayed = False
         self.retry_reason: str | None = None
         self._recorded: list[Event] = []
 
@@ -50,6 +53,12 @@ class UnitOfWork:
         # Anything not committed explicitly is rolled back: a handler that raised leaves no trace.
         self.session.rollback()
         self.session.close()
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether an earlier handling of this message may have reached the provider: a handler
+        then asks the provider what it did before asking it to act (settles by lookup)."""
+        return self.attempt > 1 or self.replayed
 
     def claim(self, event_id: str, topic: str, partition: int, offset: int) -> bool:
         """Records that this service handles `event_id`; False if it already has.
@@ -85,7 +94,12 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._recorded:
-            self.session.execute(insert(outbox), [self._outbox_row(e) for e in self._recorded])
+            # An event id names one occurrence (payment_events.events.Event): recorded again, it
+            # is the same event, already on its way.
+            self.session.execute(
+                insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.event_id]),
+                [self._outbox_row(e) for e in self._recorded],
+            )
             self._recorded = []
         self.session.commit()
 

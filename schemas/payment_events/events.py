@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
-
-def new_event_id() -> str:
-    return str(uuid.uuid4())
+# Event ids are derived, never drawn: uuid5 of this namespace and what makes the event one of a
+# kind (`Event.occurrence`).
+EVENT_NAMESPACE = uuid.UUID("4f6d2a0e-9b1c-5d3e-8a7f-2c4b6e8d0a1f")
 
 
 def now() -> datetime:
@@ -22,9 +23,32 @@ def now() -> datetime:
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
+    """An event of one payment. Its id is derived from the payment, the event type and the
+    fields in `occurs_once_per` (a refund, a payment order): a service that handles the same
+    input again (a replay after its database was restored) records the same event under the
+    same id, which every subscriber's inbox then recognises, instead of a second one."""
+
     payment_id: str
-    event_id: str = field(default_factory=new_event_id)
+    event_id: str = ""  # derived when not given; decoding gives the one it was published with
     occurred_at: datetime = field(default_factory=now)
+
+    # The fields besides the payment that tell two events of this type apart; none: the payment
+    # has at most one.
+    occurs_once_per: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        if not self.event_id:
+            object.__setattr__(self, "event_id", derived_event_id(self))
+
+    @property
+    def occurrence(self) -> str:
+        parts = [type(self).__name__, self.payment_id]
+        parts += [str(getattr(self, name)) for name in self.occurs_once_per]
+        return "/".join(parts)
+
+
+def derived_event_id(event: Event) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, event.occurrence))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +131,8 @@ class PaymentCaptured(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CaptureFailed(Event):
+    occurs_once_per: ClassVar[tuple[str, ...]] = ("payment_order_id",)
+
     payment_order_id: str
     line_no: int
     seller_id: str
@@ -133,6 +159,8 @@ class RefundedLine:
 
 @dataclass(frozen=True, kw_only=True)
 class RefundRequested(Event):
+    occurs_once_per: ClassVar[tuple[str, ...]] = ("refund_id",)
+
     refund_id: str
     currency: str
     amount_minor: int
@@ -142,6 +170,8 @@ class RefundRequested(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentRefunded(Event):
+    occurs_once_per: ClassVar[tuple[str, ...]] = ("refund_id",)
+
     refund_id: str
     currency: str
     amount_minor: int
@@ -152,6 +182,8 @@ class PaymentRefunded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RefundFailed(Event):
+    occurs_once_per: ClassVar[tuple[str, ...]] = ("refund_id",)
+
     refund_id: str
     currency: str
     amount_minor: int

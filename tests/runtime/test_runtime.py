@@ -261,7 +261,10 @@ def test_an_unclassified_error_never_blocks_the_partition_and_ends_dead_lettered
 def test_the_relay_publishes_in_order_per_key_and_stamps_rows(broker: str, engine: Engine) -> None:
     payment_id = str(uuid.uuid4())
     events = [
-        PaymentFailed(payment_id=payment_id, code=f"c{i}", reason="ordered") for i in range(20)
+        PaymentFailed(
+            payment_id=payment_id, event_id=str(uuid.uuid4()), code=f"c{i}", reason="ordered"
+        )
+        for i in range(20)
     ]
     factory = sessionmaker(engine)
     for e in events:

@@ -49,8 +49,13 @@ class Refusal:
     reason: str
 
 
-def new_order_id() -> str:
-    return str(uuid.uuid4())
+# A payment has at most one order, so its id follows from the payment's: an order created again
+# for the same payment (a replay after this service's database was restored) is the same order.
+ORDER_NAMESPACE = uuid.UUID("8d3c5b2a-1e4f-5a6b-9c7d-0e1f2a3b4c5d")
+
+
+def order_id_for(payment_id: str) -> str:
+    return str(uuid.uuid5(ORDER_NAMESPACE, payment_id))
 
 
 @dataclass(eq=False)
@@ -61,7 +66,7 @@ class Order:
     amount_minor: int
     authorization_id: str
     lines: tuple[SellerLine, ...]
-    order_id: str = field(default_factory=new_order_id)
+    order_id: str
     status: OrderStatus = OrderStatus.CREATED
     refusal_code: str | None = None
     refusal_reason: str | None = None
@@ -71,6 +76,7 @@ class Order:
     def create(cls, succeeded: PaymentSucceeded) -> Order:
         return cls(
             payment_id=succeeded.payment_id,
+            order_id=order_id_for(succeeded.payment_id),
             customer_id=succeeded.customer_id,
             currency=succeeded.currency,
             amount_minor=succeeded.amount_minor,
