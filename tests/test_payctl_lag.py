@@ -3,18 +3,24 @@ of its oldest message, and drains to 0 once it runs again."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
 from e2e_support import new_payment, pay, payments_client, wait_status
-from ops_support import payctl, payctl_json
+from ops_support import ops_env, payctl, payctl_json
 
 from payctl.cli import main
 from payctl.embedded import free_port, wait_for
 from payctl.ops.groups import GROUPS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from payctl.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +68,34 @@ def test_a_stopped_consumer_shows_lag_and_the_age_of_its_oldest_message(stack: S
         stack.start_service("capture-consumer")
     wait_for(lambda: capture_group(stack)["lag"] == 0, 60, "capture-consumer caught up")
     assert capture_group(stack)["members"] >= 1
+
+
+def test_watch_redraws_until_ctrl_c_and_exits_0(stack: Stack, tmp_path: Path) -> None:
+    shown = tmp_path / "watch.out"
+    with shown.open("w") as out:
+        watching = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "payctl",
+                "lag",
+                "--group",
+                "billing-consumer",
+                "--watch",
+                "0.5",
+            ],
+            env={**os.environ, **ops_env(stack)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: shown.read_text().count("every 0.5s") >= 2, 60, "two redraws")
+            watching.send_signal(signal.SIGINT)
+            assert watching.wait(30) == 0, shown.read_text()
+        finally:
+            if watching.poll() is None:
+                watching.kill()
+    assert "billing-consumer" in shown.read_text()
 
 
 def test_an_unknown_group_is_refused_naming_the_groups(stack: Stack) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 TIMELINE = ("at", "topic", "partition", "offset", "event", "event_id", "producer")
 CAUSES = ("event_id", "correlation_id", "causation_id")
 # A payment in one of these may still get events the BFF has not seen yet.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 SETTLED = {"CAPTURED", "PARTIALLY_CAPTURED", "DECLINED", "FAILED", "REFUNDED"}
 
 
@@ -50,7 +51,7 @@ class Trace:
 
 
 def _in_time_order(found: Any) -> list[Found]:
-    return sorted(found, key=lambda f: (f.at or datetime.min, f.topic, f.offset))
+    return sorted(found, key=lambda f: (f.at or EARLIEST, f.topic, f.offset))
 
 
 def payment_id_of(text: str) -> str:

@@ -49,9 +49,11 @@ class Window:
 
 def windows_around(moments: Iterable[datetime], *, open_ended: bool) -> list[Window]:
     """One window per moment, `MARGIN` either side, overlapping ones merged; the last one runs
-    to the end of the topic when the payment may still be moving."""
+    to the end of the topic when the payment may still be moving. A moment still to come (a
+    retry's due time) counts as now: nothing can have been published later than that."""
+    now = datetime.now(UTC)
     merged: list[Window] = []
-    for moment in sorted(moments):
+    for moment in sorted(min(m, now) for m in moments):
         start, end = moment - MARGIN, moment + MARGIN
         if merged and merged[-1].end is not None and start <= merged[-1].end:
             merged[-1] = Window(merged[-1].start, max(merged[-1].end, end))
@@ -104,10 +106,11 @@ def read_payment_messages(
             if topic in metadata and metadata[topic].partitions:
                 places[topic] = partition_of(key, len(metadata[topic].partitions))
         dead = {t.dead_letter for t in CATALOG}
-        ranges = []
-        for topic, partition in places.items():
-            spans = [Window(dead_letters_from, None)] if topic in dead else windows
-            ranges += _offset_ranges(reader, topic, partition, spans)
+        spans = {
+            topic: [Window(dead_letters_from, None)] if topic in dead else list(windows)
+            for topic in places
+        }
+        ranges = _offset_ranges(reader, places, spans)
         read = Read(ranges=[r for r in ranges if r[2] < r[3]])
         for msg in _messages_in(reader, read.ranges):
             read.messages_read += 1
@@ -121,23 +124,38 @@ def read_payment_messages(
 
 
 def _offset_ranges(
-    reader: Consumer, topic: str, partition: int, windows: Sequence[Window]
+    reader: Consumer, places: dict[str, int], spans: dict[str, list[Window]]
 ) -> list[tuple[str, int, int, int]]:
-    low, high = reader.get_watermark_offsets(
-        KafkaPartition(topic, partition), timeout=TIMEOUT_SECONDS
-    )
-
-    def offset_at(moment: datetime | None) -> int:
-        if moment is None:
-            return int(high)
-        millis = int(moment.timestamp() * 1000)
-        [answer] = reader.offsets_for_times(
-            [KafkaPartition(topic, partition, millis)], timeout=TIMEOUT_SECONDS
+    """Each topic's windows as offset ranges [from, to) of its partition: one offsets-for-times
+    request per window bound for all topics together, not one per topic."""
+    marks = {
+        topic: reader.get_watermark_offsets(
+            KafkaPartition(topic, partition), timeout=TIMEOUT_SECONDS
         )
-        # -1: no message that late; the range runs to the end.
-        return int(high) if answer.offset < 0 else max(int(answer.offset), int(low))
+        for topic, partition in places.items()
+    }
 
-    return [(topic, partition, offset_at(w.start), offset_at(w.end)) for w in windows]
+    def offsets_at(moments: dict[str, datetime | None]) -> dict[str, int]:
+        asked = [
+            KafkaPartition(t, places[t], int(m.timestamp() * 1000))
+            for t, m in moments.items()
+            if m is not None
+        ]
+        answers = reader.offsets_for_times(asked, timeout=TIMEOUT_SECONDS) if asked else []
+        at = {tp.topic: int(tp.offset) for tp in answers}
+        # -1 (or no moment): no message that late; the range runs to the end.
+        return {
+            t: int(marks[t][1]) if at.get(t, -1) < 0 else max(at[t], int(marks[t][0]))
+            for t in moments
+        }
+
+    ranges = []
+    for i in range(max(map(len, spans.values()), default=0)):
+        windows = {t: ws[i] for t, ws in spans.items() if i < len(ws)}
+        starts = offsets_at({t: w.start for t, w in windows.items()})
+        ends = offsets_at({t: w.end for t, w in windows.items()})
+        ranges += [(t, places[t], starts[t], ends[t]) for t in windows]
+    return ranges
 
 
 def _messages_in(reader: Consumer, ranges: list[tuple[str, int, int, int]]) -> Iterable[Message]:
