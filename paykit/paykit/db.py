@@ -79,10 +79,10 @@ retry_schedule = Table(
     Index("retry_schedule_due", "due_at"),
 )
 
-# What `payctl replay` re-delivered: the messages of a partition below `redelivered_below` had
-# been delivered before the replay, so this service may already have acted on them (called the
-# provider) even when its database, restored from a backup, does not know it. Rows stay: a few
-# per replay, and no later message is ever below them.
+# What `payctl replay` re-delivered: the messages of a partition below `redelivered_below` (its
+# end when the replay was made) may have been delivered before, so this service may already have
+# acted on them (called the provider) even when its database, restored from a backup, does not
+# know it. Rows stay: a few per replay, and no later message is ever below them.
 replays = Table(
     "replays",
     messaging_metadata,

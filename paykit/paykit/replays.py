@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import func, insert, select
 
 from paykit.db import replays
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from paykit.offsets import Partition
+
+
+log = structlog.get_logger()
 
 
 class ReplayMarks:
@@ -35,6 +39,8 @@ class ReplayMarks:
             with self._loading:
                 if self._below is None:
                     self._below = _load(session)
+                    if self._below:
+                        log.info("replay_marks_loaded", partitions=len(self._below))
         return offset < self._below.get((topic, partition), 0)
 
 
