@@ -134,7 +134,11 @@ def _event(f: Found) -> dict[str, Any]:
 def trace_text(t: Trace) -> str:
     bff = t.rows.bff_payment
     parts = [f"payment {t.payment_id}  status {bff['status'] if bff else '(no BFF row)'}"]
-    parts += ["", "events", _or_none([_event(f) for f in t.events], TIMELINE)]
+    # Milliseconds: one payment's events are often all in the same second.
+    timeline = [
+        _event(f) | {"at": f.at and f.at.isoformat(timespec="milliseconds")} for f in t.events
+    ]
+    parts += ["", "events", _or_none(timeline, TIMELINE)]
     parts += ["", "causes", _or_none([_event(f) for f in t.events], CAUSES)]
     if t.dead_letters:
         dead = [_event(f) | {"error": f.headers.get("dlq.error.code")} for f in t.dead_letters]

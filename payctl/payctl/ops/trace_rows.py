@@ -52,7 +52,7 @@ PROVIDER_OPERATIONS = (
 # When the BFF handled each event in its history: a relay held back by an outage publishes long
 # after the event occurred, and the message's timestamp is the publishing time.
 HANDLED = "SELECT handled_at FROM inbox WHERE event_id = ANY(%(ids)s)"
-RETRY_DATABASES = ("bff", "billing", "orders", "capture")
+SERVICE_DATABASES = ("bff", "billing", "orders", "capture")
 # A bearer credential: the trace is shown on terminals and pasted into tickets.
 SECRET_COLUMNS = frozenset({"sso_token"})
 
@@ -81,7 +81,7 @@ class Rows:
 
 def read_rows(target: Target, payment_id: str) -> Rows:
     rows = Rows()
-    for database in TABLES.keys() | set(RETRY_DATABASES):
+    for database in SERVICE_DATABASES:  # every database with tables of the payment, in flow order
         with target.connect(database) as conn:
             cursor = conn.cursor(row_factory=dict_row)
             held = {
