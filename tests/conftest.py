@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from payctl.cli import FAST_PROVIDER
 from payctl.services import SERVER_VARIABLES
 from payctl.stack import Stack, StackConfig
+from payctl.stack_cli import FAST_PROVIDER
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

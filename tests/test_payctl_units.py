@@ -15,12 +15,11 @@ from bff.auth import verify_token
 from payctl.audit import AuditReport, Violation
 from payctl.chaos import ChaosRun
 from payctl.cli import main
-from payctl.databases import database_url_on
 from payctl.embedded import free_ports
 from payctl.errors import StackError
 from payctl.kafka_broker import kafka_uuid
 from payctl.load import LoadResult
-from payctl.services import DEFAULT_HEALTH_PORTS
+from payctl.services import DEFAULT_HEALTH_PORTS, database_url_on
 from payctl.stack import Stack, StackConfig
 from paykit.settings import DEVELOPMENT_SECRET
 
@@ -139,8 +138,8 @@ def test_soak_exits_with_1_and_prints_the_violations(monkeypatch: pytest.MonkeyP
         assert options["seed"] == 7
         return ChaosRun(LoadResult(), [], 1.0, 2.0, report, [violation])
 
-    monkeypatch.setattr("payctl.cli.Stack", _SoakStack)
-    monkeypatch.setattr("payctl.cli.run_chaos", run_chaos)
+    monkeypatch.setattr("payctl.stack_cli.Stack", _SoakStack)
+    monkeypatch.setattr("payctl.stack_cli.run_chaos", run_chaos)
     result = CliRunner().invoke(
         main,
         ["soak", "--payments", "3", "--seed", "7", "--data-dir", "soak-data"],

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from payctl.services import database_url_on
 from paykit.migrations import upgrade
-
-
-def database_url_on(server_url: str, name: str) -> str:
-    """The libpq URL of database `name` on the server `server_url` points at."""
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
 def ensure_database(server_url: str, name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -27,6 +28,13 @@ DATABASES: tuple[Database, ...] = (
     Database("capture", "capture", "CAPTURE_DATABASE_URL"),
 )
 DATABASE_NAMES = tuple(d.name for d in DATABASES)
+
+
+def database_url_on(server_url: str, name: str) -> str:
+    """The libpq URL of database `name` on the server `server_url` points at."""
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
 # The variables that point payctl at servers of your own instead of the embedded ones.
 SERVER_VARIABLES = frozenset(
     {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", *(d.env_var for d in DATABASES)}

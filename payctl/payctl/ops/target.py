@@ -12,9 +12,8 @@ import psycopg
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from payctl.databases import database_url_on
 from payctl.errors import OpsError
-from payctl.services import DATABASES
+from payctl.services import DATABASES, database_url_on
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
