@@ -161,6 +161,38 @@ def test_up_prints_the_urls_then_ready_restarts_what_dies_and_stops_all_on_sigte
     wait_for(lambda: all(gone(p) for p in children), 30, "every child of payctl gone")
 
 
+def test_up_without_a_service_leaves_it_for_a_replay(start: type[PayctlUp], tmp_path: Path) -> None:
+    # docs/runbook.md, "After a database restore", on the embedded stack.
+    up = start(tmp_path / "data", "--without", "capture-consumer")
+    up.wait_ready()
+    printed = dict(line.split(maxsplit=1) for line in up.lines()[:-1])
+    assert printed["capture-consumer"].endswith("(not started: --without)")
+    assert httpx.get(f"{printed['billing-consumer']}/healthz", timeout=5).status_code == 200
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
+    replay = subprocess.run(
+        [PAYCTL, "replay", "capture-consumer", "--since", "1h", "--dry-run", "--json"]
+        + ["--data-dir", str(up.data_dir)],
+        env={**env, "KAFKA_BOOTSTRAP_SERVERS": up.bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stderr
+    refused = subprocess.run(
+        [PAYCTL, "replay", "billing-consumer", "--since", "1h", "--dry-run"]
+        + ["--data-dir", str(up.data_dir)],
+        env={**env, "KAFKA_BOOTSTRAP_SERVERS": up.bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "billing-consumer is running" in refused.stderr
+    assert up.stop() == 0
+
+
 def authorize(psp_url: str, reference: str) -> None:
     response = httpx.post(
         f"{psp_url}/v1/authorizations",

@@ -68,6 +68,9 @@ class StackConfig:
     kafka_port: int = 9092
     health_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
     fresh: bool = False
+    # Services not started with the stack (an operator restoring one's database and replaying
+    # to it); `start_service` starts one later.
+    without: frozenset[str] = frozenset()
     # The environment the overrides are read from and every service inherits.
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     # Two cores shared by a whole stack: a start or restart under load can take a while.
@@ -188,8 +191,12 @@ class Stack:
             self._cleanup.callback(self._stop_services)
             for service in SERVICES:
                 self._processes[service.name] = self._process_for(service)
-                self._processes[service.name].spawn()
-            wait_healthy(list(self._processes.values()), self.config.start_timeout)
+                if service.name in self.config.without:
+                    self._held_down.add(service.name)
+                else:
+                    self._processes[service.name].spawn()
+            started = [p for name, p in self._processes.items() if name not in self._held_down]
+            wait_healthy(started, self.config.start_timeout)
         except BaseException:
             self.stop()
             raise
