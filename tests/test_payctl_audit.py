@@ -4,6 +4,7 @@ story can stop adding up is named."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ def _authorized(records: Records, amounts: list[int], status: str) -> tuple[str,
         "lines": [{"line_no": n, "amount_minor": a} for n, a in enumerate(amounts)],
         "authorized_minor": 0 if status == "DECLINED" else total,
         "captured_minor": 0,
+        "refunded_minor": 0,
         "order_id": None,
     }
     records.operations.append(
@@ -60,7 +62,11 @@ def captured(records: Records, amounts: list[int] | None = None) -> str:
     records.bff[payment_id].update(captured_minor=sum(amounts), order_id=order_id)
     records.billing[payment_id] = {"status": "AUTHORIZED"}
     records.orders[payment_id] = {"order_id": order_id, "status": "CONFIRMED"}
-    records.capture[payment_id] = {"status": "CAPTURED", "captured_minor": sum(amounts)}
+    records.capture[payment_id] = {
+        "status": "CAPTURED",
+        "captured_minor": sum(amounts),
+        "refunded_minor": 0,
+    }
     lines = []
     for n, amount in enumerate(amounts):
         payment_order_id, capture_id = f"po_{_id()}", f"cap_{_id()}"
@@ -239,7 +245,7 @@ def test_an_outcome_other_than_the_one_asked_for_is_named() -> None:
 def test_a_dead_letter_and_a_provider_operation_for_no_payment_are_named() -> None:
     records = new_records()
     records.scan.dead_letters.append(
-        DeadLetter("payment-initiated.dlq", _id(), {"dlq.error.code": "boom"})
+        DeadLetter("payment-initiated.dlq", 0, 7, _id(), {"dlq.error.code": "boom"})
     )
     records.operations.append(_capture(f"cap_{_id()}", f"po_{_id()}", "auth_nobody", 100))
 
@@ -359,3 +365,211 @@ def test_strays_are_named_only_when_they_happened_in_the_window() -> None:
     found = {(v.check, v.payment_id) for v in check(records, settle_grace=GRACE).violations}
 
     assert found == {("events", inside), ("provider", inside)}
+
+
+# -- refunds -----------------------------------------------------------------------------------
+
+
+def refunded(records: Records, amounts: list[int], refunds: list[dict[int, int]]) -> str:
+    """A captured payment of `amounts` refunded everywhere as `refunds` say: each one a refund,
+    line_no -> amount given back."""
+    payment_id = captured(records, amounts)
+    total = sum(sum(refund.values()) for refund in refunds)
+    status = "REFUNDED" if total == sum(amounts) else "PARTIALLY_REFUNDED"
+    records.bff[payment_id].update(status=status, refunded_minor=total)
+    records.capture[payment_id].update(status=status, refunded_minor=total)
+    captures = {op["id"]: op for op in records.operations if op["kind"] == "capture"}
+    for refund in refunds:
+        refund_id = _id()
+        for line_no, amount in refund.items():
+            capture = captures[records.payment_orders[payment_id][line_no]["capture_id"]]
+            records.operations.append(
+                {
+                    "id": f"re_{_id()}",
+                    "kind": "refund",
+                    "reference": f"{refund_id}:{line_no}",
+                    "authorization_id": capture["authorization_id"],
+                    "capture_id": capture["id"],
+                    "amount_minor": amount,
+                    "status": "refunded",
+                }
+            )
+        _events(records, payment_id, "RefundRequested", "PaymentRefunded")
+    return payment_id
+
+
+@pytest.mark.parametrize(
+    ("refunds", "status"),
+    [
+        ([{0: 700, 1: 300}], "REFUNDED"),
+        ([{0: 200}, {1: 300}, {0: 500}], "REFUNDED"),
+        ([{0: 200}], "PARTIALLY_REFUNDED"),
+        ([{0: 200}, {1: 100}], "PARTIALLY_REFUNDED"),
+    ],
+)
+def test_a_refunded_payment_whose_every_story_adds_up_passes(
+    refunds: list[dict[int, int]], status: str
+) -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], refunds)
+
+    report = check(records, {payment_id: status})
+
+    assert report.violations == []
+    assert report.statuses == {status: 1}
+
+
+def test_a_payment_refunded_after_a_partial_capture_passes() -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], [{0: 700}])
+    [_, failed_line] = records.payment_orders[payment_id]
+    records.operations = [op for op in records.operations if op["id"] != failed_line["capture_id"]]
+    failed_line.update(status="CAPTURE_FAILED", capture_id=None)
+    for place in (records.bff, records.capture):
+        place[payment_id].update(status="REFUNDED", captured_minor=700)
+    records.scan.payloads[payment_id][0] = replace(
+        records.scan.payloads[payment_id][0], amount_minor=700, partial=True
+    )
+    _events(records, payment_id, "CaptureFailed")
+
+    assert details(records, {payment_id: "REFUNDED"}) == []
+
+
+def test_a_refund_at_the_provider_the_bff_does_not_show_is_named() -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], [{0: 200}])
+    records.bff[payment_id]["refunded_minor"] = 100
+
+    assert details(records) == [
+        "provider: refunded 200 at the provider, the BFF shows 100",
+        "agreement: BFF PARTIALLY_REFUNDED, but capture's payment refunded 200, the BFF shows 100",
+    ]
+
+
+def test_a_refund_the_provider_has_no_record_of_is_named() -> None:
+    records = new_records()
+    refunded(records, [700, 300], [{0: 700, 1: 300}])
+    records.operations = [
+        op
+        for op in records.operations
+        if not (op["kind"] == "refund" and op["amount_minor"] == 300)
+    ]
+
+    assert details(records) == ["provider: refunded 700 at the provider, the BFF shows 1000"]
+
+
+def test_capture_disagreeing_on_the_refunded_amount_is_named() -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], [{0: 200}, {1: 100}])
+    records.capture[payment_id]["refunded_minor"] = 200
+
+    assert details(records) == [
+        "agreement: BFF PARTIALLY_REFUNDED, but capture's payment refunded 200, the BFF shows 300"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("refunds", "wrong"),
+    [
+        ([{0: 700, 1: 300}], "PARTIALLY_REFUNDED"),
+        ([{1: 300}], "CAPTURED"),
+        ([{1: 300}], "REFUNDED"),
+    ],
+)
+def test_a_capture_status_other_than_the_bffs_refund_status_is_named(
+    refunds: list[dict[int, int]], wrong: str
+) -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], refunds)
+    status = records.bff[payment_id]["status"]
+    records.capture[payment_id]["status"] = wrong
+
+    assert details(records) == [
+        f"agreement: BFF {status}, but capture's payment is {wrong}, expected {status}"
+    ]
+
+
+def test_a_refunded_payment_whose_line_was_captured_twice_is_named() -> None:
+    records = new_records()
+    refunded(records, [1000], [{0: 400}])
+    [first] = [op for op in records.operations if op["kind"] == "capture"]
+    records.operations.append({**first, "id": f"cap_{_id()}"})
+
+    found = details(records)
+
+    assert f"provider: payment order {first['reference']} captured 2 times" in found
+    assert "provider: captured 2000 at the provider, the BFF shows 1000" in found
+
+
+def test_a_status_its_refunded_amount_does_not_bear_out_is_named() -> None:
+    records = new_records()
+    full = refunded(records, [700, 300], [{0: 700, 1: 300}])
+    partial = refunded(records, [700, 300], [{0: 700}])
+    records.bff[full]["status"] = records.capture[full]["status"] = "PARTIALLY_REFUNDED"
+    records.bff[partial]["status"] = records.capture[partial]["status"] = "REFUNDED"
+
+    assert sorted(details(records)) == [
+        "agreement: BFF PARTIALLY_REFUNDED, but refunded 1000 of 1000 captured, expected some",
+        "agreement: BFF REFUNDED, but refunded 700 of 1000 captured, expected all",
+    ]
+
+
+def test_more_refunded_at_the_provider_than_captured_is_named() -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], [{0: 700, 1: 300}])
+    records.operations += [
+        {**op, "id": f"re_{_id()}"}
+        for op in list(records.operations)
+        if op["kind"] == "refund" and op["amount_minor"] == 300
+    ]
+
+    found = details(records)
+
+    assert "provider: refunded 1300 at the provider, more than the 1000 captured" in found
+    assert payment_id in {v.payment_id for v in check(records).violations}
+
+
+def test_a_captured_payment_whose_refund_failed_passes() -> None:
+    records = new_records()
+    payment_id = captured(records)
+    _events(records, payment_id, "RefundRequested", "RefundFailed", "RefundRequested")
+    _events(records, payment_id, "RefundFailed")
+
+    assert details(records, {payment_id: "CAPTURED"}) == []
+
+
+def test_a_captured_payment_with_refunds_at_the_provider_is_named() -> None:
+    records = new_records()
+    payment_id = refunded(records, [700, 300], [{1: 300}])
+    records.bff[payment_id].update(status="CAPTURED", refunded_minor=0)
+    records.capture[payment_id].update(status="CAPTURED", refunded_minor=0)
+    del records.scan.events[payment_id]["PaymentRefunded"]
+
+    assert details(records) == ["provider: refunded 300 at the provider, the BFF shows 0"]
+
+
+def test_a_payment_refunded_without_a_capture_event_is_named() -> None:
+    records = new_records()
+    payment_id = refunded(records, [1000], [{0: 1000}])
+    records.scan.events[payment_id].pop("PaymentCaptured")
+
+    assert details(records) == ["events: no PaymentCaptured on its topic"]
+
+
+# -- re-driven dead letters --------------------------------------------------------------------
+
+
+def test_a_dead_letter_an_operator_re_drove_is_counted_not_named() -> None:
+    records = new_records()
+    redriven, left = (
+        DeadLetter("order-failed.dlq", 2, offset, _id(), {"dlq.error.code": "boom"})
+        for offset in (17, 18)
+    )
+    records.scan.dead_letters += [redriven, left]
+    records.redriven = {"order-failed.dlq:2:17", "order-failed.dlq:0:18"}
+
+    report = check(records)
+
+    assert [(v.check, v.payment_id) for v in report.violations] == [("dead_letter", left.key)]
+    assert report.redriven == 1
+    assert "1 re-driven dead letters" in report.summary()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
+from payctl.ops.redrive import read_ledger
+from payctl.ops.target import Target
 from payctl.topic_scan import TopicScan, Window, scan_topics
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class Records:
     # event, a provider operation): not strays, and not judged here.
     accepted_elsewhere: set[str] = field(default_factory=set)
     read_at: datetime | None = None  # the BFF database's clock when its payments were read
+    # The ids of the dead letters an operator re-drove (`payctl dlq redrive`'s ledger).
+    redriven: set[str] = field(default_factory=set)
 
     def authorizations(self) -> dict[str, list[Row]]:
         """Provider authorizations by their reference, the payment id."""
@@ -82,7 +86,7 @@ def read_records(
     bff = _by_payment(
         urls["bff"],
         "SELECT payment_id, status, amount_minor, lines, authorized_minor, captured_minor,"
-        f" order_id, created_at FROM payments WHERE {_IN_WINDOW}",
+        f" refunded_minor, order_id, created_at FROM payments WHERE {_IN_WINDOW}",
         span,
     )
     ids = {"ids": None if window.everything else sorted(bff)}
@@ -101,7 +105,8 @@ def read_records(
         ),
         capture=_by_payment(
             urls["capture"],
-            f"SELECT payment_id, status, captured_minor FROM payments WHERE {_OF_PAYMENTS}",
+            "SELECT payment_id, status, captured_minor, refunded_minor FROM payments"
+            f" WHERE {_OF_PAYMENTS}",
             ids,
         ),
         # Every operation on the authorizations of the window's payments, and on those an
@@ -127,6 +132,9 @@ def read_records(
         records.payment_orders[row["payment_id"]].append(row)
     # Read last: every event the tables above reflect is on its topic by now.
     records.scan = scan_topics(bootstrap, codec, window=window, watch=watch)
+    # After the scan: a dead letter it read that was re-driven meanwhile is in the ledger too.
+    target = Target(bootstrap, urls)
+    records.redriven = {str(position) for position in read_ledger(target, target.admin())}
     referred = set(records.scan.events) | set(records.authorizations())
     records.accepted_elsewhere = set(
         _by_payment(

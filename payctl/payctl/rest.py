@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
-from payctl.audit import IN_FLIGHT
+from payctl.audit_rules import IN_FLIGHT
 from payctl.embedded import wait_for
 from payctl.ops.groups import GROUPS
 

@@ -57,8 +57,15 @@ class Window:
 @dataclass(frozen=True)
 class DeadLetter:
     topic: str
+    partition: int
+    offset: int
     key: str | None
     headers: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        """`<dead-letter topic>:<partition>:<offset>`, as payctl dlq names it."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 @dataclass
@@ -222,4 +229,9 @@ def _dead_letter(topic: str, msg: Message) -> DeadLetter:
         name: value.decode(errors="replace") if isinstance(value, bytes) else str(value)
         for name, value in pairs
     }
-    return DeadLetter(topic, key.decode(errors="replace") if key else None, headers)
+    partition, offset = msg.partition(), msg.offset()
+    assert partition is not None
+    assert offset is not None
+    return DeadLetter(
+        topic, partition, offset, key.decode(errors="replace") if key else None, headers
+    )

@@ -69,13 +69,16 @@ def reconcile(
     provider     the provider's ledger (operations by reference): exactly one
                  authorization, in the state the BFF status calls for; at most one
                  capture per payment order, all or some captured as the status says,
-                 the amount the BFF shows; the void a refused order calls for
+                 the amount the BFF shows; the void a refused order calls for; its
+                 refunds adding up to the refunded amount the BFF shows
     agreement    billing's, orders' and capture's own tables: the status each should
-                 be in, the BFF's order id, captured amount, a payment order per line
+                 be in, the BFF's order id, captured and refunded amounts, a payment
+                 order per line
     events       the events on the topics (read from a little before the range to
                  their end): the chain the status calls for, each handled once
     settled      a payment still in flight past --settle-grace: stuck
-    dead_letter  a message dead-lettered in the range
+    dead_letter  a message dead-lettered in the range and not re-driven since
+                 (payctl dlq redrive; those are counted, not mismatches)
 
     Within the range only, also provider operations and events for a payment the BFF never
     accepted (provider, events) and undecodable messages (events).
@@ -125,6 +128,7 @@ def _progress(messages: Iterable[Message], total: int) -> Iterable[Message]:
 def headline(report: AuditReport, window: Window) -> str:
     statuses = ", ".join(f"{s} {n}" for s, n in sorted(report.statuses.items())) or "none"
     settling = f"; {report.settling} still settling" if report.settling else ""
+    redriven = f" ({report.redriven} re-driven dead letters)" if report.redriven else ""
     count = len(report.violations)
     found = (
         f"{count} mismatch{'' if count == 1 else 'es'} ({_counts(report.by_check)})"
@@ -133,7 +137,7 @@ def headline(report: AuditReport, window: Window) -> str:
     )
     return (
         f"{report.payments} payments accepted {describe(window)} ({statuses}{settling})\n"
-        f"{report.messages} messages read: {found}"
+        f"{report.messages} messages read{redriven}: {found}"
     )
 
 
@@ -170,6 +174,7 @@ def reconcile_document(
         "settling": report.settling,
         "messages_read": report.messages,
         "republished_copies": report.copies,
+        "redriven_dead_letters": report.redriven,
         "violations_by_check": report.by_check,
         "violations": violation_rows(report),
     }
