@@ -18,6 +18,7 @@ from payctl.ops.topic_ranges import (
     end_offsets,
     read_ranges,
 )
+from paykit.messages import Received
 from payment_events.catalog import CATALOG
 
 if TYPE_CHECKING:
@@ -78,22 +79,16 @@ class DeadLetter:
 
     @classmethod
     def of(cls, msg: Message) -> DeadLetter:
-        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-        assert topic is not None
-        assert partition is not None
-        assert offset is not None
-        raw = msg.headers() or []
-        headers = list(raw.items()) if isinstance(raw, dict) else list(raw)
+        received = Received.of(msg)
         kind, millis = msg.timestamp()
         stamp = (
             None if kind == TIMESTAMP_NOT_AVAILABLE else datetime.fromtimestamp(millis / 1000, UTC)
         )
-        key, value = msg.key(), msg.value()
         return cls(
-            Position(topic, partition, offset),
-            key.encode() if isinstance(key, str) else key,
-            value.encode() if isinstance(value, str) else value,
-            headers,
+            Position(received.topic, received.partition, received.offset),
+            received.key,
+            received.value,
+            received.headers,
             stamp,
         )
 
