@@ -161,3 +161,19 @@ def test_a_database_restored_from_a_backup_is_made_whole_by_a_replay(
     assert report.passed, report.summary()
     assert len(result.accepted) == PAYMENTS
     assert capture_replays_at_provider(stack) == resends_before
+
+
+def test_a_replay_not_confirmed_changes_nothing(own_stack: Stack) -> None:
+    # After the drill: the group has committed offsets to move back from.
+    own_stack.stop_service(SERVICE)
+    try:
+        before = committed_offsets(own_stack, SERVICE)
+        assert any(offset > 0 for offset in before.values())
+        result = payctl(own_stack, "replay", SERVICE, "--offset", "0", input="n\n")
+        assert committed_offsets(own_stack, SERVICE) == before
+    finally:
+        own_stack.start_service(SERVICE)
+    assert result.exit_code == 1, result.output
+    assert "re-delivering" in result.stderr  # the question, with what it would do
+    assert "not confirmed: nothing changed" in result.stderr
+    assert "committed" in result.stdout  # the plan was shown first
