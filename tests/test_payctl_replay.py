@@ -163,12 +163,26 @@ def test_a_database_restored_from_a_backup_is_made_whole_by_a_replay(
     assert capture_replays_at_provider(stack) == resends_before
 
 
-def test_a_replay_not_confirmed_changes_nothing(own_stack: Stack) -> None:
+def test_a_replay_of_chosen_partitions_not_confirmed_changes_nothing(own_stack: Stack) -> None:
     # After the drill: the group has committed offsets to move back from.
     own_stack.stop_service(SERVICE)
     try:
         before = committed_offsets(own_stack, SERVICE)
         assert any(offset > 0 for offset in before.values())
+        one = payctl_json(
+            own_stack,
+            "replay",
+            SERVICE,
+            "--offset",
+            "0",
+            "--topic",
+            "order-confirmed",
+            "--partition",
+            "2",
+            "--dry-run",
+        )
+        assert [(p["topic"], p["partition"]) for p in one["partitions"]] == [("order-confirmed", 2)]
+        assert one["messages"] == before[("order-confirmed", 2)]
         result = payctl(own_stack, "replay", SERVICE, "--offset", "0", input="n\n")
         assert committed_offsets(own_stack, SERVICE) == before
     finally:
