@@ -23,6 +23,8 @@ VERBS: Mapping[str, str] = {
     "lag": "payctl.ops.lag:lag",
     "trace": "payctl.ops.trace:trace",
     "reconcile": "payctl.ops.reconcile:reconcile",
+    "migrate": "payctl.deploy_jobs:migrate",
+    "topics": "payctl.deploy_jobs:topics",
 }
 
 

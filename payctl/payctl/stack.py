@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import psycopg
 import structlog
 from confluent_kafka import KafkaException
-from sqlalchemy.exc import SQLAlchemyError
 
 from payctl.data_dir import DataDir
-from payctl.databases import ensure_database, migrate
+from payctl.databases import prepare_databases
 from payctl.embedded import free_port, free_ports
 from payctl.errors import StackError
 from payctl.kafka_broker import find_install
@@ -32,7 +30,6 @@ from payctl.process import ServiceProcess, wait_healthy
 from payctl.servers import EmbeddedServers
 from payctl.services import (
     CONSUMER_SERVICES,
-    DATABASES,
     DEFAULT_HEALTH_PORTS,
     HOST,
     SERVICE_BY_NAME,
@@ -57,6 +54,17 @@ log = structlog.get_logger()
 # A service that ran this long before it died is restarted at once, not after a longer backoff.
 STABLE_AFTER_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
+
+
+def create_topics(bootstrap: str, partitions: int, replication_factor: int = 1) -> None:
+    """Every catalog topic and its dead-letter topic, those missing; existing ones are kept as
+    they are. The embedded stack and the one-shot job (`payctl topics`) both run this."""
+    try:
+        ensure_topics(
+            bootstrap, all_topic_names(), partitions, replication_factor=replication_factor
+        )
+    except (KafkaException, RuntimeError) as e:
+        raise StackError(f"cannot create the topics on {bootstrap}: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -356,34 +364,11 @@ class Stack:
         return self.config.env["KAFKA_BOOTSTRAP_SERVERS"]
 
     def _prepare_databases(self) -> dict[str, str]:
-        """Each database from its own variable, else on the DATABASE_URL server, else on the
-        embedded server; created when missing, then migrated."""
-        env = self.config.env
-        server = env.get("DATABASE_URL")
-        urls: dict[str, str] = {}
-        for db in DATABASES:
-            if env.get(db.env_var):
-                urls[db.name] = env[db.env_var]
-                continue
-            if server is None:
-                server = self._servers.start_first_postgres()
-            try:
-                urls[db.name] = ensure_database(server, db.name)
-            except psycopg.Error as e:
-                raise StackError(f"cannot create the database {db.name}: {e}") from e
-        for db in DATABASES:
-            try:
-                migrate(db.package, urls[db.name])
-            except SQLAlchemyError as e:
-                raise StackError(f"cannot migrate the database {db.name}: {e}") from e
-        log.info("databases_migrated", databases=[db.name for db in DATABASES])
-        return urls
+        """On the servers the environment names, else on the embedded PostgreSQL."""
+        return prepare_databases(self.config.env, self._servers.start_first_postgres)
 
     def _create_topics(self, bootstrap: str) -> None:
-        try:
-            ensure_topics(bootstrap, all_topic_names(), self.config.partitions)
-        except (KafkaException, RuntimeError) as e:
-            raise StackError(f"cannot create the topics on {bootstrap}: {e}") from e
+        create_topics(bootstrap, self.config.partitions)
 
     def _process_for(self, service: Service, index: int = 0) -> ServiceProcess:
         env = {k: v for k, v in self.config.env.items() if k != "HEALTH_PORT"}

@@ -66,11 +66,21 @@ def take_available(consumer: Consumer, limit: int, wait: float) -> list[Message]
     return [first, *consumer.consume(limit - 1, timeout=0)] if limit > 1 else [first]
 
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
-    """Creates the topics that do not exist yet; existing ones are left as they are."""
+def ensure_topics(
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    timeout: float = 30.0,
+    *,
+    replication_factor: int = 1,
+) -> None:
+    """Creates the topics that do not exist yet; existing ones are left as they are (their
+    partitions and replicas too)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
-    wanted = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    wanted = [
+        NewTopic(n, num_partitions=partitions, replication_factor=replication_factor) for n in names
+    ]
     missing = [t for t in wanted if t.topic not in existing]
     if not missing:
         return
