@@ -37,3 +37,11 @@ OUTBOX_BACKLOG = Gauge("payments_outbox_backlog", "Outbox rows not yet published
 CONSUMER_LAG = Gauge(
     "payments_consumer_lag", "Messages behind the high watermark.", ["topic", "partition"]
 )
+PROVIDER_REQUESTS = Counter(
+    "payments_provider_requests_total",
+    "Calls to the payment provider, by operation and outcome: ok (an answer, a decline "
+    "included), rejected (refused for good), unavailable (not performed: it could not be asked "
+    "or said to call later), unknown (it may have acted: cut off after sending, a 5xx, an "
+    "unreadable answer).",
+    ["operation", "outcome"],
+)

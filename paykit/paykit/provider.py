@@ -2,7 +2,8 @@
 refund and look up operations. Failures come out as the runtime's error kinds:
 `ProviderUnavailable` is retried, and its subclass `OutcomeUnknown` says the operation may have
 been performed (settle it with `find_operations` before giving up on it); `ProviderRejected` is
-dead-lettered. A declined authorization is an answer, not an error.
+dead-lettered. A declined authorization is an answer, not an error. Every call is counted in
+`payments_provider_requests_total{operation, outcome}`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import httpx
 
 from paykit.errors import PermanentError, RetryLater
+from paykit.metrics import PROVIDER_REQUESTS
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 OperationKind = Literal["authorization", "capture", "void", "refund"]
+# What a call did, as `payments_provider_requests_total` labels it.
+Call = Literal["authorize", "capture", "void", "refund", "find_operations"]
+CALLS: tuple[Call, ...] = ("authorize", "capture", "void", "refund", "find_operations")
+Outcome = Literal["ok", "rejected", "unavailable", "unknown"]
+OUTCOMES: tuple[Outcome, ...] = ("ok", "rejected", "unavailable", "unknown")
 
 
 class ProviderUnavailable(RetryLater):
@@ -163,6 +170,11 @@ class ProviderClient:
     ) -> None:
         # `transport` lets tests stand in for a provider's servers; production leaves it unset.
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        # Every series exists from the start at 0: one that appeared at its first increment
+        # would hide that increment from rate(), and the first errors of an outage with it.
+        for call in CALLS:
+            for outcome in OUTCOMES:
+                PROVIDER_REQUESTS.labels(call, outcome)
 
     def authorize(
         self,
@@ -179,29 +191,36 @@ class ProviderClient:
             "payment_method": payment_method,
             "reference": reference,
         }
-        return Authorization.of(self._post("/v1/authorizations", idempotency_key, body))
+        return Authorization.of(
+            self._post("authorize", "/v1/authorizations", idempotency_key, body)
+        )
 
     def capture(
         self, *, idempotency_key: str, authorization_id: str, amount_minor: int, reference: str
     ) -> Capture:
         path = f"/v1/authorizations/{authorization_id}/capture"
         body = {"amount_minor": amount_minor, "reference": reference}
-        return Capture.of(self._post(path, idempotency_key, body))
+        return Capture.of(self._post("capture", path, idempotency_key, body))
 
     def void(self, *, idempotency_key: str, authorization_id: str, reference: str) -> Void:
         path = f"/v1/authorizations/{authorization_id}/void"
-        return Void.of(self._post(path, idempotency_key, {"reference": reference}))
+        return Void.of(self._post("void", path, idempotency_key, {"reference": reference}))
 
     def refund(
         self, *, idempotency_key: str, capture_id: str, amount_minor: int, reference: str
     ) -> Refund:
         path = f"/v1/captures/{capture_id}/refunds"
         body = {"amount_minor": amount_minor, "reference": reference}
-        return Refund.of(self._post(path, idempotency_key, body))
+        return Refund.of(self._post("refund", path, idempotency_key, body))
 
     def find_operations(self, idempotency_key: str) -> list[Operation]:
         """What the provider did for this key, if anything: how a timed-out call is settled."""
-        found = self._send("GET", "/v1/operations", params={"idempotency_key": idempotency_key})
+        found = self._send(
+            "find_operations",
+            "GET",
+            "/v1/operations",
+            params={"idempotency_key": idempotency_key},
+        )
         return [Operation.of(op) for op in found["operations"]]
 
     def close(self) -> None:
@@ -218,10 +237,22 @@ class ProviderClient:
     ) -> None:
         self.close()
 
-    def _post(self, path: str, idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._send("POST", path, json=body, headers={"Idempotency-Key": idempotency_key})
+    def _post(
+        self, call: Call, path: str, idempotency_key: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key}
+        return self._send(call, "POST", path, json=body, headers=headers)
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _send(self, call: Call, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            body = self._request(method, path, **kwargs)
+        except (ProviderRejected, ProviderUnavailable) as e:
+            PROVIDER_REQUESTS.labels(call, _outcome_of(e)).inc()
+            raise
+        PROVIDER_REQUESTS.labels(call, "ok").inc()
+        return body
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         # Only a POST performs an operation: a read that failed has no outcome to lose.
         unknown = OutcomeUnknown if method == "POST" else ProviderUnavailable
         try:
@@ -271,3 +302,9 @@ def _refusal_of(response: httpx.Response) -> tuple[str, str] | None:
         return str(body["code"]), str(body["message"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _outcome_of(error: ProviderRejected | ProviderUnavailable) -> Outcome:
+    if isinstance(error, ProviderRejected):
+        return "rejected"
+    return "unknown" if isinstance(error, OutcomeUnknown) else "unavailable"
