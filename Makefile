@@ -34,8 +34,24 @@ $(KAFKA_LIBS)/.installed: kafka/pom.xml
 	$(MVN) --batch-mode --quiet --no-transfer-progress -Dstyle.color=never -f kafka/pom.xml package
 	touch $@
 
+# promtool and prometheus check and run deploy/prometheus in tests/test_deploy_prometheus.py.
+# Missing, they come from Debian's package when this runs as root with apt-get. A policy-rc.d
+# (Docker images ship one) keeps the package from starting its service; without systemd it
+# would not start anyway.
+.PHONY: prometheus-tools
+prometheus-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "promtool and prometheus are needed to test deploy/prometheus: install Prometheus 2 (on Debian, as root: apt-get install --no-install-recommends prometheus) so that both are on PATH" >&2; exit 1; \
+	fi; \
+	apt-cache show prometheus >/dev/null 2>&1 || apt-get update -qq; \
+	policy=/usr/sbin/policy-rc.d; ours=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy && chmod +x $$policy && ours=1; fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	status=$$?; if [ -n "$$ours" ]; then rm -f $$policy; fi; exit $$status
+
 # The members are editable installs: their bytecode is compiled here (cheap when up to date).
-install: $(VENV)/.installed $(KAFKA_LIBS)/.installed
+install: $(VENV)/.installed $(KAFKA_LIBS)/.installed prometheus-tools
 	$(VENV)/bin/python -m compileall -q -j 0 $(MEMBERS)
 
 run: install
