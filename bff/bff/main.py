@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(refunds.router)
     app.include_router(health.router)
     install_error_handlers(app)
-    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/livez"]).instrument(app).expose(
         app, include_in_schema=False
     )
     return app

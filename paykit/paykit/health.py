@@ -1,5 +1,10 @@
-"""`/healthz` and `/metrics` for processes that have no web framework of their own, plus any small
-read-only routes a service adds (a WSGI app per path prefix)."""
+"""`/healthz`, `/livez` and `/metrics` for processes that have no web framework of their own, plus
+any small read-only routes a service adds (a WSGI app per path prefix).
+
+`/healthz` is readiness: every check, the database's included, so it is 503 while a dependency is
+down. `/livez` is liveness: only whether the process itself is stuck (its threads cycling, or
+deliberately waiting an outage out), so an orchestrator restarts a wedged process but never one
+that is riding out a database outage a restart would not end."""
 
 from __future__ import annotations
 
@@ -58,8 +63,11 @@ class HealthServer:
         port: int,
         checks: dict[str, Check],
         routes: dict[str, WsgiApp] | None = None,
+        liveness: dict[str, Check] | None = None,
     ) -> None:
         self._checks = checks
+        # None: the process is alive while this server answers.
+        self._liveness = liveness or {}
         self._routes = routes or {}
         self._metrics = make_wsgi_app()
         self._server: WSGIServer = make_server(
@@ -82,14 +90,20 @@ class HealthServer:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/healthz":
+            return _answer(self._checks, start_response)
+        if path == "/livez":
+            return _answer(self._liveness, start_response)
         for prefix, app in self._routes.items():
             if path.startswith(prefix):
                 return app(environ, start_response)
-        if path != "/healthz":
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"code":"not_found","message":"try /healthz or /metrics"}']
-        ready, results = run_checks(self._checks)
-        body = json.dumps({"status": "ok" if ready else "unavailable", "checks": results})
-        status = "200 OK" if ready else "503 Service Unavailable"
-        start_response(status, [("Content-Type", "application/json")])
-        return [body.encode()]
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"code":"not_found","message":"try /healthz, /livez or /metrics"}']
+
+
+def _answer(checks: dict[str, Check], start_response: StartResponse) -> Iterable[bytes]:
+    passed, results = run_checks(checks)
+    body = json.dumps({"status": "ok" if passed else "unavailable", "checks": results})
+    status = "200 OK" if passed else "503 Service Unavailable"
+    start_response(status, [("Content-Type", "application/json")])
+    return [body.encode()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,36 @@ def consume(
     return loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
 
 
+# How long a thread of the service may go without a sign of life before /livez calls it stuck.
+# Above its longest deliberate wait: the relay's sweep (<= 30 s) or a flush (30 s), the retry
+# worker's sweep (30 s), a lane's backoff between tries (<= 5 s).
+LIVENESS_WINDOW_SECONDS = 60.0
+
+
+def liveness_checks(
+    loop: ConsumerLoop[Any], relay: OutboxRelay, retry_worker: RetryWorker
+) -> dict[str, Check]:
+    """What `/livez` asks: is each thread of the service cycling. Never the database or the
+    broker: a consumer waiting an outage out is alive (its lanes retry in place, the relay and
+    the retry worker back off), and restarting it would only lose its place in the group."""
+
+    def consumer_alive() -> None:
+        if not loop.is_alive(LIVENESS_WINDOW_SECONDS):
+            raise RuntimeError("consumer loop is not polling")
+
+    def relay_cycling() -> None:
+        # A relay thread that ended (a fatal producer error) stops cycling: a restart is the
+        # only way to a fresh producer.
+        if time.monotonic() - relay.last_cycle >= LIVENESS_WINDOW_SECONDS:
+            raise RuntimeError("outbox relay is not cycling")
+
+    def retry_worker_alive() -> None:
+        if not retry_worker.is_alive(LIVENESS_WINDOW_SECONDS):
+            raise RuntimeError("retry worker is not running")
+
+    return {"consumer": consumer_alive, "relay": relay_cycling, "retry_worker": retry_worker_alive}
+
+
 def run_consumer_service(
     wiring: Wiring,
     *,
@@ -144,29 +175,23 @@ def run_consumer_service(
         client_id=client_id,
     )
 
-    def consumer_alive() -> None:
-        if not loop.is_alive():
-            raise RuntimeError("consumer loop is not polling")
-
-    def retry_worker_alive() -> None:
-        if not retry_worker.is_alive():
-            raise RuntimeError("retry worker is not running")
-
     def relay_alive() -> None:
         if not relay.is_healthy():
             raise RuntimeError(f"outbox relay is not publishing ({relay.failures} failed cycles)")
 
+    liveness = liveness_checks(loop, relay, retry_worker)
     health = HealthServer(
         settings.health_host,
         settings.health_port,
         {
             "database": database_check(wiring.engine),
-            "consumer": consumer_alive,
+            "consumer": liveness["consumer"],
             "relay": relay_alive,
-            "retry_worker": retry_worker_alive,
+            "retry_worker": liveness["retry_worker"],
             **(checks or {}),
         },
         routes,
+        liveness,
     )
     health.start()
     relay_thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)

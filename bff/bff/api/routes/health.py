@@ -1,5 +1,6 @@
-"""`/healthz`: 200 while the database answers, 503 otherwise, so an orchestrator routes no
-payment to an instance that could not record it."""
+"""`/healthz` (readiness): 200 while the database answers, 503 otherwise, so an orchestrator
+routes no payment to an instance that could not record it. `/livez` (liveness): 200 while the
+server answers at all, whatever its database does: a restart would not bring a database back."""
 
 from __future__ import annotations
 
@@ -27,3 +28,10 @@ def healthz(request: Request) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": DATABASE_RETRY_AFTER_SECONDS},
     )
+
+
+# async: answered on the event loop itself, so it says the server is serving even while every
+# thread of the pool the sync routes run on is waiting for the database.
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    return JSONResponse({"status": "ok"})

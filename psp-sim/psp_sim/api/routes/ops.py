@@ -35,6 +35,12 @@ async def healthz(engine: EngineDep) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    """Liveness: the server answers, whatever its database does (that is `/healthz`)."""
+    return JSONResponse({"status": "ok"})
+
+
 @router.get("/metrics")
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
