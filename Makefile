@@ -51,7 +51,7 @@ prometheus-tools:
 	status=$$?; if [ -n "$$ours" ]; then rm -f $$policy; fi; exit $$status
 
 # The members are editable installs: their bytecode is compiled here (cheap when up to date).
-install: $(VENV)/.installed $(KAFKA_LIBS)/.installed prometheus-tools
+install: $(VENV)/.installed $(KAFKA_LIBS)/.installed
 	$(VENV)/bin/python -m compileall -q -j 0 $(MEMBERS)
 
 run: install
@@ -68,7 +68,8 @@ typecheck: install
 bench: install
 	$(VENV)/bin/payctl bench $(ARGS)
 
-test: lint typecheck
+# Only the tests need Prometheus (deploy/prometheus): `make run` does not.
+test: lint typecheck prometheus-tools
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
