@@ -40,3 +40,9 @@ def test_liveness_probes_are_not_counted_as_requests(without_database: TestClien
     without_database.get("/livez")
 
     assert 'handler="/livez"' not in without_database.get("/metrics").text
+
+
+def test_not_ready_is_exported_for_alerts(without_database: TestClient) -> None:
+    without_database.get("/healthz")
+
+    assert "payments_ready 0.0" in without_database.get("/metrics").text

@@ -18,6 +18,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import make_wsgi_app
 from sqlalchemy import text
 
+from paykit.metrics import READY
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -89,6 +91,8 @@ class HealthServer:
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
+            # Readiness as it is now, for an alert on a process up but not ready.
+            READY.set(float(run_checks(self._checks)[0]))
             return self._metrics(environ, start_response)  # type: ignore[no-any-return]
         if path == "/healthz":
             return _answer(self._checks, start_response)

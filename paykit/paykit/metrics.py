@@ -34,6 +34,14 @@ DEAD_LETTERS = Counter(
 )
 OUTBOX_PUBLISHED = Counter("payments_outbox_published_total", "Outbox rows published.", ["topic"])
 OUTBOX_BACKLOG = Gauge("payments_outbox_backlog", "Outbox rows not yet published.")
+# What /healthz says, for alerting on a service that is up but not ready (Prometheus scrapes
+# /metrics, not /healthz). With several BFF workers the least ready one counts.
+READY = Gauge(
+    "payments_ready",
+    "1 while every readiness check of /healthz passes, 0 while one fails: checked at each "
+    "scrape by the consumers and the projector, at each /healthz by the BFF.",
+    multiprocess_mode="livemin",
+)
 CONSUMER_LAG = Gauge(
     "payments_consumer_lag", "Messages behind the high watermark.", ["topic", "partition"]
 )

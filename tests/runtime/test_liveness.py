@@ -91,3 +91,16 @@ def test_livez_without_checks_says_the_server_answers(serve: Any) -> None:
     assert http.get("/livez").json() == {"status": "ok", "checks": {}}
     assert http.get("/healthz").status_code == 503
     assert http.get("/nowhere").status_code == 404
+
+
+def test_readiness_is_exported_for_alerts_as_it_is_at_each_scrape(serve: Any) -> None:
+    down = {"yes": True}
+
+    def database() -> None:
+        if down["yes"]:
+            database_down()
+
+    http = serve({"database": database}, None)
+    assert "payments_ready 0.0" in http.get("/metrics").text
+    down["yes"] = False
+    assert "payments_ready 1.0" in http.get("/metrics").text

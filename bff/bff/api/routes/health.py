@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from bff.api.errors import DATABASE_RETRY_AFTER_SECONDS
 from paykit.health import database_check, run_checks
+from paykit.metrics import READY
 
 router = APIRouter(tags=["operations"])
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
     ready, checks = run_checks({"database": database_check(request.app.state.engine)})
+    READY.set(1.0 if ready else 0.0)
     if ready:
         return JSONResponse({"status": "ok", "checks": checks})
     return JSONResponse(
