@@ -5,11 +5,13 @@ embedded stack of a data dir (`payctl up`'s defaults)."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from payctl.errors import OpsError
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 # How long a verb waits for the broker before it says it cannot reach it.
 BROKER_TIMEOUT_SECONDS = 10.0
+ANSWER_POLL_SECONDS = 0.5
 
 # librdkafka logs every failed connection attempt; the verb says it once, in its own words.
 _quiet = logging.getLogger("payctl.ops.librdkafka")
@@ -51,16 +54,29 @@ class Target:
         return {"bootstrap.servers": self.bootstrap, "logger": _quiet, **extra}
 
     def admin(self) -> AdminClient:
-        """An admin client whose broker has answered; OpsError when it does not."""
-        admin = AdminClient(self.client_config())
-        try:
-            admin.list_topics(timeout=BROKER_TIMEOUT_SECONDS)
-        except KafkaException as e:
-            raise OpsError(
-                f"cannot reach the broker at {self.bootstrap} ({e.args[0].str()}): is the stack "
-                "running (payctl up), or KAFKA_BOOTSTRAP_SERVERS set to your cluster?"
-            ) from None
-        return admin
+        """An admin client whose broker has answered; OpsError when it does not. A broker that
+        refuses connections is named as soon as librdkafka has tried every bootstrap address
+        (ALL_BROKERS_DOWN), not after the whole timeout: a slow broker still gets all of it."""
+        refused = threading.Event()
+
+        def on_error(error: KafkaError) -> None:
+            if error.code() == KafkaError._ALL_BROKERS_DOWN:
+                refused.set()
+
+        admin = AdminClient(self.client_config(error_cb=on_error))
+        deadline = time.monotonic() + BROKER_TIMEOUT_SECONDS
+        while True:
+            try:
+                admin.list_topics(timeout=ANSWER_POLL_SECONDS)
+                return admin
+            except KafkaException as e:
+                reason = e.args[0].str()
+            admin.poll(0)  # serves error_cb
+            if refused.is_set() or time.monotonic() >= deadline:
+                raise OpsError(
+                    f"cannot reach the broker at {self.bootstrap} ({reason}): is the stack "
+                    "running (payctl up), or KAFKA_BOOTSTRAP_SERVERS set to your cluster?"
+                ) from None
 
     def consumer(self, group_id: str, **extra: Any) -> Consumer:
         """A consumer that is only ever assigned partitions: it never joins `group_id`, and
