@@ -161,36 +161,6 @@ def test_up_prints_the_urls_then_ready_restarts_what_dies_and_stops_all_on_sigte
     wait_for(lambda: all(gone(p) for p in children), 30, "every child of payctl gone")
 
 
-def test_up_without_a_service_leaves_it_for_a_replay(start: type[PayctlUp], tmp_path: Path) -> None:
-    # docs/runbook.md, "After a database restore", on the embedded stack.
-    up = start(tmp_path / "data", "--without", "capture-consumer")
-    up.wait_ready()
-    printed = dict(line.split(maxsplit=1) for line in up.lines()[:-1])
-    assert printed["capture-consumer"].endswith("(not started: --without)")
-    assert httpx.get(f"{printed['billing-consumer']}/healthz", timeout=5).status_code == 200
-
-    # The embedded stack's own database, found through --data-dir as an operator's would be.
-    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
-
-    def replay(service: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PAYCTL, "replay", service, "--since", "1h", "--dry-run", "--json"]
-            + ["--data-dir", str(up.data_dir)],
-            env={**env, "KAFKA_BOOTSTRAP_SERVERS": up.bootstrap},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    held = replay("capture-consumer")
-    assert held.returncode == 0, held.stderr
-    running = replay("billing-consumer")
-    assert running.returncode == 2
-    assert "billing-consumer is running" in running.stderr
-    assert up.stop() == 0
-
-
 def authorize(psp_url: str, reference: str) -> None:
     response = httpx.post(
         f"{psp_url}/v1/authorizations",
@@ -248,7 +218,24 @@ def read_all(bootstrap: str, topic: str) -> list[bytes]:
     return values
 
 
-def test_data_survives_a_restart_and_fresh_wipes_it(start: type[PayctlUp], tmp_path: Path) -> None:
+def replay_dry_run(up: PayctlUp, service: str) -> subprocess.CompletedProcess[str]:
+    """`payctl replay SERVICE --dry-run` against `up`, its database found through --data-dir as
+    an operator's would be."""
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
+    return subprocess.run(
+        [PAYCTL, "replay", service, "--since", "1h", "--dry-run", "--json"]
+        + ["--data-dir", str(up.data_dir)],
+        env={**env, "KAFKA_BOOTSTRAP_SERVERS": up.bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_data_survives_a_restart_without_a_service_and_fresh_wipes_it(
+    start: type[PayctlUp], tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     reference = f"pay_{uuid.uuid4().hex}"
     probe_topic = f"payctl-probe-{uuid.uuid4().hex[:8]}"
@@ -264,10 +251,19 @@ def test_data_survives_a_restart_and_fresh_wipes_it(start: type[PayctlUp], tmp_p
     assert "in use" in second_on_same_dir.stderr
     assert first.stop() == 0
 
-    again = start(data_dir)
+    # Started again without a service, as for restoring its database and replaying to it
+    # (docs/runbook.md, "After a database restore", on the embedded stack).
+    again = start(data_dir, "--without", "capture-consumer")
     again.wait_ready()
     assert authorizations(again.psp_url, reference) == 1
     assert read_all(again.bootstrap, probe_topic) == [b"kept"]
+    printed = dict(line.split(maxsplit=1) for line in again.lines()[:-1])
+    assert printed["capture-consumer"].endswith("(not started: --without)")
+    held = replay_dry_run(again, "capture-consumer")
+    assert held.returncode == 0, held.stderr
+    running = replay_dry_run(again, "billing-consumer")
+    assert running.returncode == 2
+    assert "billing-consumer is running" in running.stderr
     assert again.stop() == 0
 
     fresh = start(data_dir, "--fresh")
