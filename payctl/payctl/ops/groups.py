@@ -6,14 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from confluent_kafka import ConsumerGroupState, KafkaException
+from confluent_kafka import ConsumerGroupState, KafkaException, TopicPartition
 
 from payctl.errors import OpsError
 from payctl.services import CONSUMER_SERVICES
 from payment_events.catalog import topics_consumed_by
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from confluent_kafka.admin import AdminClient
+
+    from payctl.ops.target import Target
+
+Partition = tuple[str, int]
 
 # The database each consumer service keeps its inbox, outbox and retry schedule in.
 DATABASE_OF = {
@@ -66,3 +72,21 @@ def live_members(admin: AdminClient, group: ConsumerGroup, timeout: float = 10.0
     if described.state in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD):
         return []
     return sorted(f"{m.client_id} ({m.host})" for m in described.members)
+
+
+def committed_offsets(
+    target: Target, group: ConsumerGroup, partitions: Sequence[Partition], timeout: float = 10.0
+) -> dict[Partition, int | None]:
+    """The group's committed offset of each partition; None where it has committed nothing."""
+    # A consumer configured with the group's id only asks for its offsets (OffsetFetch); it is
+    # never subscribed, so it does not join the group.
+    asking = target.consumer(group.group_id)
+    try:
+        answered = asking.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout)
+    except KafkaException as e:
+        raise OpsError(
+            f"cannot read the committed offsets of {group.group_id}: {e.args[0].str()}"
+        ) from None
+    finally:
+        asking.close()
+    return {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in answered}

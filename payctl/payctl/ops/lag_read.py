@@ -15,7 +15,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
 
 from payctl.errors import OpsError
-from payctl.ops.groups import live_members
+from payctl.ops.groups import committed_offsets, live_members
 from paykit.kafka import take_available
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def read_lag(target: Target, groups: Sequence[ConsumerGroup]) -> list[GroupLag]:
         measured = []
         for group in groups:
             own = [tp for tp in partitions if tp.topic in group.topics]
-            committed = _committed(target, group, own)
+            committed = committed_offsets(target, group, [(t.topic, t.partition) for t in own])
             rows = []
             for tp in own:
                 where = (tp.topic, tp.partition)
@@ -103,23 +103,6 @@ def _offsets(
         }
     except KafkaException as e:
         raise OpsError(f"cannot read the topics' offsets: {e.args[0].str()}") from None
-
-
-def _committed(
-    target: Target, group: ConsumerGroup, partitions: list[KafkaPartition]
-) -> dict[tuple[str, int], int | None]:
-    # A consumer configured with the group's id only asks for its offsets (OffsetFetch); it is
-    # never subscribed, so it does not join the group.
-    asking = target.consumer(group.group_id)
-    try:
-        answered = asking.committed(partitions, timeout=TIMEOUT_SECONDS)
-    except KafkaException as e:
-        raise OpsError(
-            f"cannot read the committed offsets of {group.group_id}: {e.args[0].str()}"
-        ) from None
-    finally:
-        asking.close()
-    return {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in answered}
 
 
 def _timestamps_at(

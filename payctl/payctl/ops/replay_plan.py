@@ -18,7 +18,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from sqlalchemy.exc import SQLAlchemyError
 
 from payctl.errors import OpsError
-from payctl.ops.groups import live_members
+from payctl.ops.groups import committed_offsets, live_members
 from payctl.ops.topic_ranges import end_offsets, read_ranges
 from paykit.db import make_engine
 from paykit.replays import record_replay
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from payctl.ops.target import Target
 
 TIMEOUT_SECONDS = 30.0
-# The offset librdkafka reports for a partition the group never committed.
-NO_OFFSET = -1001
 
 
 @dataclass
@@ -95,7 +93,7 @@ def plan_replay(
             have = sorted({p for _, p in ranges})
             raise OpsError(f"no partition {missing} in these topics: they have {have}")
         chosen = sorted(tp for tp in ranges if not partitions or tp[1] in partitions)
-        committed = _committed(admin, group, chosen)
+        committed = committed_offsets(target, group, chosen)
         targets = _targets(reader, ranges, chosen, offset, start)
         plan = ReplayPlan(
             group,
@@ -163,24 +161,6 @@ def refuse_while_running(admin: AdminClient, group: ConsumerGroup) -> None:
             f"{group.service} is running: its group {group.group_id} has live members "
             f"{', '.join(members)}. Stop every instance of the service first; nothing was changed"
         )
-
-
-def _committed(
-    admin: AdminClient, group: ConsumerGroup, chosen: list[tuple[str, int]]
-) -> dict[tuple[str, int], int | None]:
-    request = ConsumerGroupTopicPartitions(
-        group.group_id, [TopicPartition(t, p) for t, p in chosen]
-    )
-    [future] = admin.list_consumer_group_offsets([request]).values()
-    try:
-        answer = future.result(TIMEOUT_SECONDS)
-    except KafkaException as e:
-        raise OpsError(f"cannot read {group.group_id}'s offsets: {e.args[0].str()}") from None
-    found: dict[tuple[str, int], int | None] = dict.fromkeys(chosen)
-    for tp in answer.topic_partitions or []:
-        if tp.error is None and tp.offset != NO_OFFSET and tp.offset >= 0:
-            found[(tp.topic, tp.partition)] = int(tp.offset)
-    return found
 
 
 def _targets(
