@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.api.errors import install_error_handlers
-from bff.api.routes import health, payments, refunds
+from bff.api.routes import checkout, checkout_sessions, health, payments, refunds
 from bff.settings import Settings
 from paykit.db import make_engine
 from paykit.logging import configure_logging
@@ -67,6 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(payments.router)
     app.include_router(refunds.router)
+    app.include_router(checkout_sessions.router)
+    app.include_router(checkout.router)
     app.include_router(health.router)
     install_error_handlers(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/livez"]).instrument(app).expose(

@@ -41,6 +41,18 @@ class Settings(RuntimeSettings, SecretChecked):
         DEVELOPMENT_SECRET, min_length=32, validation_alias="BFF_AUTH_SECRET", repr=False
     )
 
+    # Where browsers reach this API: checkout URLs are made of it. Behind a proxy or a load
+    # balancer it is the public address, not the one the server listens on.
+    public_url: str | None = Field(None, validation_alias="BFF_PUBLIC_URL")
+    # The SaaS app the checkout page signs the shopper in to (the page POSTs the SSO token there,
+    # so its Content-Security-Policy must allow that one form target); the same variable tells
+    # order-consumer where the token's redirect goes.
+    saas_app_url: str = Field("http://127.0.0.1:8010", validation_alias="SAAS_APP_URL")
+
+    @property
+    def checkout_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @model_validator(mode="after")
     def _workers_share_their_metrics(self) -> Self:
         if self.workers > 1 and self.metrics_dir is None:

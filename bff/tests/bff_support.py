@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
 CODEC = Codec(FileRegistry())
 SECRET = "bff-test-secret-0123456789abcdef-0123456789"
-TABLES = ("payments", "payment_history", "refunds", "idempotency_keys", "outbox")
+TABLES = (
+    "payments",
+    "payment_history",
+    "refunds",
+    "idempotency_keys",
+    "checkout_sessions",
+    "outbox",
+)
 
 
 def new_payment(**overrides: Any) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def test_the_same_key_and_body_replay_the_first_answer(api: TestClient, bff_data
         "payment_history": 1,
         "refunds": 0,
         "idempotency_keys": 1,
+        "checkout_sessions": 0,
         "outbox": 1,
     }
 
@@ -152,6 +153,7 @@ def test_concurrent_twins_with_one_key_make_one_payment(api: TestClient, bff_dat
         "payment_history": 1,
         "refunds": 0,
         "idempotency_keys": 1,
+        "checkout_sessions": 0,
         "outbox": 1,
     }
 

@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from bff_support import SECRET, bearer, new_key, new_payment, row_counts
+from bff_support import SECRET, TABLES, bearer, new_key, new_payment, row_counts
 
 from bff.auth import issue_token
 
@@ -16,13 +16,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-NOTHING = {
-    "payments": 0,
-    "payment_history": 0,
-    "refunds": 0,
-    "idempotency_keys": 0,
-    "outbox": 0,
-}
+NOTHING = dict.fromkeys(TABLES, 0)
 SELLER = {"seller_id": "seller_a", "amount_minor": 1000}
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bff.domain.checkout import CheckoutLine, CheckoutSession
 from bff.domain.line import LineCapture, PaymentLine
 from bff.domain.payment import HistoryEntry, Payment
 from bff.domain.refund import Refund, RefundStatus
@@ -84,6 +85,23 @@ class RefundLines(TypeDecorator[tuple[RefundLine, ...]]):
         if value is None:
             return None
         return tuple(RefundLine(**line) for line in value)
+
+
+class CheckoutLines(TypeDecorator[list[CheckoutLine]]):
+    """What a checkout session will charge per seller, as one JSONB array."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def process_bind_param(self, value: list[CheckoutLine] | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return [{"seller_id": x.seller_id, "amount_minor": x.amount_minor} for x in value]
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[CheckoutLine] | None:
+        if value is None:
+            return None
+        return [CheckoutLine(**line) for line in value]
 
 
 def _status() -> Enum:
@@ -158,7 +176,31 @@ idempotency_keys = Table(
 )
 
 
+# A payment prepared by a product backend for its shopper to pay; `payment_id` is its last try.
+checkout_sessions = Table(
+    "checkout_sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("client_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("lines", CheckoutLines, nullable=False),
+    Column("return_url", Text),
+    Column("key_digest", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    # Checked at commit: the session's update may be flushed before its payment's insert.
+    Column(
+        "payment_id",
+        Text,
+        ForeignKey("payments.payment_id", deferrable=True, initially="DEFERRED"),
+    ),
+    Column("attempts", Integer, nullable=False),
+)
+
+
 def start_mappers() -> None:
+    map_aggregate(mapper_registry, CheckoutSession, checkout_sessions)
     map_aggregate(
         mapper_registry,
         Payment,

@@ -1,4 +1,4 @@
-"""Loads and stores payments and the answers given to idempotency keys."""
+"""Loads and stores payments, checkout sessions and the answers given to idempotency keys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from bff.adapters.orm import idempotency_keys
+from bff.domain.checkout import CheckoutSession
 from bff.domain.idempotency import Answer
 from bff.domain.payment import Payment
 
@@ -28,6 +29,19 @@ class PaymentRepository:
     def get_for_update(self, payment_id: str) -> Payment | None:
         # FOR UPDATE: two events of one payment, handled at once from two topics, take turns.
         return self._session.get(Payment, payment_id, with_for_update=True)
+
+
+class CheckoutSessions:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, checkout: CheckoutSession) -> None:
+        self._session.add(checkout)
+
+    def get(self, session_id: str, *, for_update: bool = False) -> CheckoutSession | None:
+        # FOR UPDATE when paying: two clicks on one session take turns, and the second sees the
+        # payment the first made.
+        return self._session.get(CheckoutSession, session_id, with_for_update=for_update)
 
 
 # Built once: the insert is the same for every payment, only its values change.

@@ -22,9 +22,9 @@ def accepted(answer: Answer, *, replayed: bool) -> JSONResponse:
     return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
-def canonical_payment_id(payment_id: str) -> str:
-    """The id as the BFF stores it; "" (no payment's id) when it is not a UUID."""
+def canonical_id(resource_id: str) -> str:
+    """A payment or session id as the BFF stores it; "" (no one's id) when it is not a UUID."""
     try:
-        return str(uuid.UUID(payment_id))
+        return str(uuid.UUID(resource_id))
     except ValueError:
         return ""

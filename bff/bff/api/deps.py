@@ -1,12 +1,12 @@
-"""What routes take from the app and the request: a unit of work, the authenticated client, and
-the headers a payment request carries."""
+"""What routes take from the app and the request: a unit of work, the authenticated client (or a
+checkout session's key), and the headers a payment request carries."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from bff.auth import bearer_token, verify_token
 from bff.unit_of_work import BffUnitOfWork
@@ -36,7 +36,30 @@ async def get_uow(request: Request) -> BffUnitOfWork:
     return BffUnitOfWork(request.app.state.session_factory, request.app.state.codec)
 
 
+# The capability a checkout URL carries (its fragment), sent by the checkout page. A missing key
+# is answered as a wrong one, by the route: 404, the session is not shown.
+_checkout_key = APIKeyHeader(
+    name="Checkout-Key",
+    auto_error=False,
+    description="the key in the fragment of a checkout URL; it opens that session only",
+)
+
+
+# The shopper's calls, which the key opens instead of a client token.
+CHECKOUT_API_PREFIX = "/v1/checkout"
+
+
+def opened_by_checkout_key(request: Request) -> bool:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "")).startswith(CHECKOUT_API_PREFIX + "/")
+
+
+async def checkout_key(key: Annotated[str | None, Depends(_checkout_key)]) -> str:
+    return key or ""
+
+
 ClientDep = Annotated[str, Depends(authenticate)]
+CheckoutKey = Annotated[str, Depends(checkout_key)]
 UowDep = Annotated[BffUnitOfWork, Depends(get_uow)]
 IdempotencyKey = Annotated[
     str,

@@ -12,9 +12,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from bff.api.deps import client_of
+from bff.api.deps import client_of, opened_by_checkout_key
 from bff.auth import Unauthenticated
 from bff.domain.errors import (
+    CheckoutAttemptsExhausted,
+    CheckoutSessionExpired,
+    CheckoutSessionNotFound,
+    CheckoutSessionPaid,
     IdempotencyKeyReused,
     InvalidRefund,
     PaymentNotFound,
@@ -32,6 +36,11 @@ log = structlog.get_logger()
 STATUS_OF: dict[type[PaymentsError], int] = {
     Unauthenticated: 401,
     PaymentNotFound: 404,
+    CheckoutSessionNotFound: 404,
+    CheckoutSessionPaid: 409,
+    CheckoutAttemptsExhausted: 409,
+    # Gone for good: a new checkout link is needed, not a retry.
+    CheckoutSessionExpired: 410,
     # The request is fine; the payment is not (yet) in a state to take it.
     PaymentNotRefundable: 409,
     IdempotencyKeyReused: 422,
@@ -90,11 +99,13 @@ async def named_error(_request: Request, e: Exception) -> JSONResponse:
 async def invalid_request(request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, RequestValidationError)
     # FastAPI parses a JSON body before any dependency runs: authenticate here too, so that
-    # only a known client learns what is wrong with a request.
-    try:
-        client_of(request)
-    except Unauthenticated as refused:
-        return await named_error(request, refused)
+    # only a known client learns what is wrong with a request. A shopper's checkout call has no
+    # client token; its body names a payment method and nothing else to learn about.
+    if not opened_by_checkout_key(request):
+        try:
+            client_of(request)
+        except Unauthenticated as refused:
+            return await named_error(request, refused)
     errors = [field_error(err) for err in e.errors()]
     return error(
         422,

@@ -71,14 +71,23 @@ def _total(lines: list[LineIn]) -> list[LineIn]:
     return lines
 
 
-class PaymentRequest(StrictModel):
+PaymentMethod = Annotated[str, Field(max_length=255), AfterValidator(_payment_method)]
+PAYMENT_METHOD = Field(
+    description="the provider's token, never a card number", examples=["pm_card_visa"]
+)
+
+
+class PaymentTerms(StrictModel):
+    """Who pays what to whom: a payment request but its payment method."""
+
     customer_id: Identifier = Field(examples=["cus_123"])
     currency: Annotated[str, AfterValidator(_currency)] = Field(examples=["EUR"])
-    payment_method: Annotated[str, Field(max_length=255), AfterValidator(_payment_method)] = Field(
-        description="the provider's token, never a card number", examples=["pm_card_visa"]
-    )
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100), AfterValidator(_total)]
     return_url: HttpUrl | None = Field(None, examples=["https://shop.example/thanks"])
+
+
+class PaymentRequest(PaymentTerms):
+    payment_method: PaymentMethod = PAYMENT_METHOD
 
 
 class PaymentAccepted(BaseModel):

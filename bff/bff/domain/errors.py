@@ -67,3 +67,23 @@ class RefundLinesNotRequested(ImpossibleEvent):
     a line, or lines not adding up to its amount: capture-consumer gives back only what is asked."""
 
     code = "refund_lines_not_requested"
+
+
+class CheckoutSessionNotFound(PaymentsError):
+    """No session, or a key that does not open it: answered alike, so keys are not probed."""
+
+    code = "checkout_session_not_found"
+
+
+class CheckoutSessionExpired(PaymentsError):
+    code = "checkout_session_expired"
+
+
+class CheckoutSessionPaid(PaymentsError):
+    """The session's payment is under way or done: a double click or a second tab."""
+
+    code = "checkout_session_paid"
+
+
+class CheckoutAttemptsExhausted(PaymentsError):
+    code = "checkout_attempts_exhausted"

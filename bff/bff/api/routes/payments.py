@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from fastapi import APIRouter, Response
 
-from bff.api.answers import accepted, canonical_payment_id
+from bff.api.answers import accepted, canonical_id
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
@@ -107,7 +107,7 @@ def get_payment(
     # It can hold a live single-use SSO token: no cache may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     with uow:
-        payment = uow.payments.get(canonical_payment_id(payment_id))
+        payment = uow.payments.get(canonical_id(payment_id))
         # Another client's payment is answered exactly like a missing one: ids are not probed.
         if payment is None or payment.client_id != client:
             raise PaymentNotFound(f"No payment {payment_id!r}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import structlog
 from fastapi import APIRouter, Body
 
-from bff.api.answers import accepted, canonical_payment_id
+from bff.api.answers import accepted, canonical_id
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
@@ -65,18 +65,18 @@ def request_refund(
     """Asks back the chosen `lines` of a captured payment, or, without `lines`, all of it that is
     not refunded yet; answers at once, and the payment's `status_url` shows the refund."""
     wanted = body or RefundRequest()
-    canonical_id = canonical_payment_id(payment_id)
-    request_fingerprint = fingerprint({"refund_of": canonical_id, **wanted.model_dump(mode="json")})
+    canonical = canonical_id(payment_id)
+    request_fingerprint = fingerprint({"refund_of": canonical, **wanted.model_dump(mode="json")})
     with uow:
         # Claimed first, as for a payment: a twin with the same key waits on it. Then the
         # payment's row lock makes concurrent refunds of one payment take turns, so each one
         # sees what the others asked back before it is checked.
-        if not uow.idempotency_keys.claim(client, key, request_fingerprint, canonical_id, CLAIMED):
+        if not uow.idempotency_keys.claim(client, key, request_fingerprint, canonical, CLAIMED):
             stored_fingerprint, first = uow.idempotency_keys.first_answer(client, key)
             first_answer = replay(key, stored_fingerprint, request_fingerprint, first)
-            log.info("refund_replayed", payment_id=canonical_id)
+            log.info("refund_replayed", payment_id=canonical)
             return accepted(first_answer, replayed=True)
-        payment = uow.payments.get_for_update(canonical_id)
+        payment = uow.payments.get_for_update(canonical)
         # Another client's payment is answered exactly like a missing one: ids are not probed.
         if payment is None or payment.client_id != client:
             raise PaymentNotFound(f"No payment {payment_id!r}")

@@ -1,0 +1,188 @@
+"""The shopper's side of a checkout session: the page at `/checkout/{session_id}`, and the two
+calls it makes with the key from its URL's fragment (`Checkout-Key`) — see the session, pay it.
+The key opens that one session; it can neither change who pays nor how much."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
+
+from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id
+from bff.api.checkout_models import CheckoutPaymentRequest, CheckoutView
+
+# FastAPI reads the annotations at run time, so these aliases are real imports.
+from bff.api.deps import (  # noqa: TC001
+    CHECKOUT_API_PREFIX,
+    CheckoutKey,
+    CorrelationId,
+    IdempotencyKey,
+    UowDep,
+)
+from bff.api.models import ErrorOut, PaymentAccepted, ValidationErrorOut
+from bff.domain.errors import CheckoutSessionNotFound
+from bff.domain.idempotency import Answer, fingerprint, replay
+from bff.domain.status import PaymentStatus
+from paykit.messages import Trace
+
+if TYPE_CHECKING:
+    from fastapi.responses import JSONResponse
+
+    from bff.domain.checkout import CheckoutSession
+    from bff.unit_of_work import BffUnitOfWork
+
+log = structlog.get_logger()
+
+router = APIRouter(tags=["checkout (shopper)"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {
+        "model": ErrorOut,
+        "description": "`checkout_session_not_found`: no such session, or the key does not open it",
+    },
+    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
+}
+# The page polls while money may still move and no sign-in is there to follow yet.
+IN_PROGRESS = frozenset({PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED})
+
+
+def _opened(
+    uow: BffUnitOfWork, session_id: str, key: str, *, for_update: bool = False
+) -> CheckoutSession:
+    checkout = uow.checkout_sessions.get(canonical_id(session_id), for_update=for_update)
+    if checkout is None or not checkout.admits(key):
+        raise CheckoutSessionNotFound("This checkout link is not valid")
+    return checkout
+
+
+@router.get(
+    f"{CHECKOUT_API_PREFIX}/{{session_id}}", response_model=CheckoutView, responses=RESPONSES
+)
+def view_checkout(
+    session_id: str, key: CheckoutKey, uow: UowDep, response: Response
+) -> CheckoutView:
+    """The session its key opens: what is paid, and how its payment goes. Poll it as
+    `Retry-After` says while the payment is under way."""
+    # It can hold a live single-use SSO token: no cache may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    with uow:
+        checkout = _opened(uow, session_id, key)
+        payment = uow.payments.get(checkout.payment_id) if checkout.payment_id else None
+        view = CheckoutView.of(checkout, payment, datetime.now(UTC))
+    if view.payment is not None and view.payment.status in IN_PROGRESS:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return view
+
+
+@router.post(
+    f"{CHECKOUT_API_PREFIX}/{{session_id}}/payments",
+    status_code=202,
+    response_model=PaymentAccepted,
+    responses={
+        **RESPONSES,
+        409: {
+            "model": ErrorOut,
+            "description": "`checkout_session_paid`: its payment is under way or done; "
+            "`checkout_attempts_exhausted`: too many declined tries",
+        },
+        410: {"model": ErrorOut, "description": "`checkout_session_expired`: nothing charged"},
+        422: {"model": ValidationErrorOut},
+    },
+)
+def pay_checkout(
+    session_id: str,
+    body: CheckoutPaymentRequest,
+    key: CheckoutKey,
+    idempotency_key: IdempotencyKey,
+    uow: UowDep,
+    correlation_id: CorrelationId = None,
+) -> JSONResponse:
+    """Pays the session with the payment method the shopper chose; answers at once, and the
+    session's view shows how it goes. A double click sends the same Idempotency-Key and is
+    answered the first payment; a second tab's click is refused while that payment stands."""
+    payment_id = str(uuid.uuid4())
+    with uow:
+        # Locked first: two clicks take turns, and the second sees what the first did.
+        checkout = _opened(uow, session_id, key, for_update=True)
+        status_url = f"{CHECKOUT_API_PREFIX}/{checkout.session_id}"
+        answer = Answer(
+            202,
+            PaymentAccepted(
+                payment_id=payment_id, status=PaymentStatus.PROCESSING, status_url=status_url
+            ).model_dump(mode="json"),
+        )
+        # Keys are the backend's (the session's client) and scoped to the session.
+        scoped_key = f"checkout:{checkout.session_id}:{idempotency_key}"
+        request_fingerprint = fingerprint(body.model_dump(mode="json"))
+        if not uow.idempotency_keys.claim(
+            checkout.client_id, scoped_key, request_fingerprint, payment_id, answer
+        ):
+            stored, first = uow.idempotency_keys.first_answer(checkout.client_id, scoped_key)
+            return accepted(
+                replay(idempotency_key, stored, request_fingerprint, first), replayed=True
+            )
+        current = uow.payments.get(checkout.payment_id) if checkout.payment_id else None
+        payment = checkout.pay(
+            payment_id=payment_id,
+            payment_method=body.payment_method,
+            current=current,
+            now=datetime.now(UTC),
+        )
+        uow.payments.add(payment)
+        uow.trace = Trace.start(correlation_id or payment_id)
+        uow.record(*payment.events)
+        uow.commit()
+    log.info(
+        "checkout_paid",
+        session_id=checkout.session_id,
+        payment_id=payment_id,
+        attempt=checkout.attempts,
+        amount_minor=payment.amount_minor,
+    )
+    return accepted(answer, replayed=False)
+
+
+# The page and its assets, served as they are in the package: plain HTML, CSS and a script.
+ASSETS = {"page.html": "text/html", "checkout.js": "text/javascript", "checkout.css": "text/css"}
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    return (resources.files("bff") / "checkout" / name).read_bytes()
+
+
+def _page_headers(request: Request) -> dict[str, str]:
+    sign_in = request.app.state.settings.saas_app_url.rstrip("/")
+    return {
+        "Cache-Control": "no-store",
+        # The page's URL names the session; no other site needs to learn it.
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        # Its own script and styles only; its one form goes to the SaaS app's sign-in.
+        "Content-Security-Policy": (
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            f"img-src 'self'; form-action {sign_in}; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+
+
+@router.get("/checkout/{session_id}", response_class=HTMLResponse, include_in_schema=False)
+def checkout_page(session_id: str, request: Request) -> Response:
+    # The same page for every session: its script reads the key from the fragment, which only
+    # the browser has, and asks the API.
+    return Response(_asset("page.html"), media_type="text/html", headers=_page_headers(request))
+
+
+@router.get("/checkout/assets/{name}", include_in_schema=False)
+def checkout_asset(name: str) -> Response:
+    if name not in ASSETS or name == "page.html":
+        raise HTTPException(404, f"No checkout asset {name!r}")
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    return Response(_asset(name), media_type=ASSETS[name], headers=headers)
