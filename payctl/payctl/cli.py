@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 VERBS: Mapping[str, str] = {
     "up": "payctl.stack_cli:up",
     "token": "payctl.stack_cli:token",
+    "checkout": "payctl.checkout_cli:checkout",
     "soak": "payctl.stack_cli:soak",
     "bench": "payctl.bench.command:bench",
     "replay": "payctl.ops.replay:replay",
