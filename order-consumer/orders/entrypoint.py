@@ -17,4 +17,5 @@ def main() -> None:
         handlers=orders.handlers,
         uow_factory=orders.unit_of_work,
         give_up=orders.give_up,
+        routes=orders.routes,
     )

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
 
-from paykit.settings import DEVELOPMENT_SECRET, ConsumerServiceSettings, SecretChecked
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from orders.adapters.sso import signing_key
+from paykit.settings import ConsumerServiceSettings
 
 
-class Settings(ConsumerServiceSettings, SecretChecked):
+class Settings(ConsumerServiceSettings):
+    # A refused value is not echoed in the error (it ends up in logs): it may be the key.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     service_name: str = "order-consumer"
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/orders", validation_alias="ORDERS_DATABASE_URL"
     )
-    # Ends in `_key`, so SecretChecked refuses the development default in production.
-    sso_signing_key: str = Field(DEVELOPMENT_SECRET, validation_alias="SSO_SIGNING_KEY")
+    # An Ed25519 private key in PEM. Unset, a development process makes one of its own, which
+    # dies with it (payctl gives every instance of a stack the same one); production refuses.
+    sso_signing_key: str | None = Field(
+        None, validation_alias="SSO_SIGNING_KEY", repr=False, exclude=True
+    )
     sso_audience: str = Field("saas-app", validation_alias="SSO_AUDIENCE")
-    saas_app_url: str = Field("http://127.0.0.1:8000/saas", validation_alias="SAAS_APP_URL")
+    saas_app_url: str = Field("http://127.0.0.1:8030", validation_alias="SAAS_APP_URL")
     blocked_customers: str = Field("cus_blocked", validation_alias="ORDERS_BLOCKED_CUSTOMERS")
+
+    @model_validator(mode="after")
+    def _signing_key_is_usable(self) -> Self:
+        if self.sso_signing_key is None and self.environment == "production":
+            raise ValueError(
+                "SSO_SIGNING_KEY (an Ed25519 private key in PEM) is needed in production"
+            )
+        if self.sso_signing_key is not None:
+            signing_key(self.sso_signing_key)  # a key that cannot sign is refused at start
+        return self
 
     @property
     def blocked_customer_ids(self) -> frozenset[str]:

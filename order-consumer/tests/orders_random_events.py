@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from payment_events.events import PaymentSucceeded, SellerLine
 
-SIGNING_KEY = "test-signing-key-that-is-long-enough-for-hs256"
+# The tests' own SSO key: an Ed25519 key in PEM as SSO_SIGNING_KEY takes it, and its public half.
+_KEY = Ed25519PrivateKey.generate()
+SIGNING_KEY = _KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+PUBLIC_KEY = _KEY.public_key()
 
 
 def payment_succeeded(customer_id: str = "cus_1") -> PaymentSucceeded:

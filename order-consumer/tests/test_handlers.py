@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
-from orders_random_events import SIGNING_KEY, payment_succeeded
+from orders_random_events import PUBLIC_KEY, payment_succeeded
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -67,7 +67,7 @@ def test_an_authorized_payment_becomes_one_confirmed_order_announced_with_its_to
     assert isinstance(confirmed, OrderConfirmed)
     assert (confirmed.order_id, confirmed.payment_id) == (order.order_id, event.payment_id)
     assert confirmed.redirect_url.endswith(f"/sso/callback?order_id={order.order_id}")
-    claims = jwt.decode(confirmed.sso_token, SIGNING_KEY, algorithms=["HS256"], audience="saas-app")
+    claims = jwt.decode(confirmed.sso_token, PUBLIC_KEY, algorithms=["EdDSA"], audience="saas-app")
     assert (claims["sub"], claims["order_id"]) == ("cus_1", order.order_id)
     [token] = tokens(service)
     assert (token.jti, token.order_id, token.customer_id) == (

@@ -1,4 +1,5 @@
-"""The data dir of one stack: PostgreSQL's files, the broker's storage and the logs, and the
+"""The data dir of one stack: PostgreSQL's files, the broker's storage, the logs, the SSO
+signing key, and the
 lock that keeps a second stack out while the first one runs."""
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class DataDir:
     def bff_metrics(self) -> Path:
         """Where the BFF's workers write their metrics (PROMETHEUS_MULTIPROC_DIR)."""
         return self.path / "bff-metrics"
+
+    @property
+    def sso_signing_key(self) -> Path:
+        """The Ed25519 key every order-consumer of this stack signs SSO tokens with."""
+        return self.path / "secrets" / "sso-signing-key.pem"
 
     def log_file(self, name: str) -> Path:
         return self.logs / f"{name}.log"

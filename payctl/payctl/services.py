@@ -26,6 +26,7 @@ DATABASES: tuple[Database, ...] = (
     Database("billing", "billing", "BILLING_DATABASE_URL"),
     Database("orders", "orders", "ORDERS_DATABASE_URL"),
     Database("capture", "capture", "CAPTURE_DATABASE_URL"),
+    Database("saas", "saas_demo", "SAAS_DATABASE_URL"),
 )
 DATABASE_NAMES = tuple(d.name for d in DATABASES)
 
@@ -53,6 +54,7 @@ class Wiring:
     bff_auth_secret: str
     sso_signing_key: str
     bff_metrics_dir: str
+    saas_port: int
 
     @property
     def bff_url(self) -> str:
@@ -62,12 +64,18 @@ class Wiring:
     def psp_url(self) -> str:
         return f"http://{HOST}:{self.psp_port}"
 
+    @property
+    def saas_url(self) -> str:
+        return f"http://{HOST}:{self.saas_port}"
+
     def url_of(self, service: str) -> str:
         """Where `service` serves HTTP: its API, or its health server; `/healthz` is under it."""
         if service == "bff":
             return self.bff_url
         if service == "psp-sim":
             return self.psp_url
+        if service == "saas-demo":
+            return self.saas_url
         return f"http://{HOST}:{self.health_ports[service]}"
 
 
@@ -118,6 +126,7 @@ def _bff(w: Wiring) -> dict[str, str]:
         "BFF_AUTH_SECRET": w.bff_auth_secret,
         "BFF_WORKERS": str(BFF_WORKERS),
         "PROMETHEUS_MULTIPROC_DIR": w.bff_metrics_dir,
+        "SAAS_APP_URL": w.saas_url,
     }
 
 
@@ -140,6 +149,7 @@ def _orders(w: Wiring) -> dict[str, str]:
     return {
         "ORDERS_DATABASE_URL": w.database_urls["orders"],
         "SSO_SIGNING_KEY": w.sso_signing_key,
+        "SAAS_APP_URL": w.saas_url,
         **_consumer_instance("order-consumer", w),
     }
 
@@ -152,6 +162,16 @@ def _capture(w: Wiring) -> dict[str, str]:
     }
 
 
+def _saas_demo(w: Wiring) -> dict[str, str]:
+    return {
+        "SAAS_DATABASE_URL": w.database_urls["saas"],
+        "SAAS_HOST": HOST,
+        "SAAS_PORT": str(w.saas_port),
+        # Instance 0 of order-consumer serves the key set; every instance signs with the same key.
+        "SSO_JWKS_URL": f"{w.url_of('order-consumer')}/.well-known/jwks.json",
+    }
+
+
 # Started all at once and waited for together; the order is the one payctl prints.
 SERVICES: tuple[Service, ...] = (
     Service("psp-sim", "psp_sim", _psp_sim),
@@ -160,6 +180,7 @@ SERVICES: tuple[Service, ...] = (
     Service("billing-consumer", "billing", _billing),
     Service("order-consumer", "orders", _orders),
     Service("capture-consumer", "capture", _capture),
+    Service("saas-demo", "saas_demo", _saas_demo),
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 SERVICE_BY_NAME: Mapping[str, Service] = {s.name: s for s in SERVICES}

@@ -73,6 +73,7 @@ class StackConfig:
     partitions: int = 6
     bff_port: int = 8000
     psp_port: int = 8010
+    saas_port: int = 8030
     kafka_port: int = 9092
     health_ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
     fresh: bool = False
@@ -99,12 +100,13 @@ class StackConfig:
         cls, data_dir: Path, env: Mapping[str, str], *, fresh: bool = False, partitions: int = 6
     ) -> StackConfig:
         """A stack that runs beside any other on this machine: every port a free one."""
-        bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+        bff, psp, saas, kafka, *health = free_ports(4 + len(DEFAULT_HEALTH_PORTS))
         return cls(
             data_dir=data_dir,
             partitions=partitions,
             bff_port=bff,
             psp_port=psp,
+            saas_port=saas,
             kafka_port=kafka,
             health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
             fresh=fresh,
@@ -193,7 +195,10 @@ class Stack:
                 psp_port=self.config.psp_port,
                 health_ports=self.config.health_ports,
                 bff_auth_secret=bff_auth_secret(self.config.env),
-                sso_signing_key=sso_signing_key(self.config.env),
+                sso_signing_key=sso_signing_key(
+                    self.config.env, self.config.layout.sso_signing_key
+                ),
+                saas_port=self.config.saas_port,
                 bff_metrics_dir=str(self.config.layout.bff_metrics),
             )
             self._cleanup.callback(self._stop_services)
@@ -399,7 +404,11 @@ class Stack:
 
     def _check_ports_free(self) -> None:
         """Up front, so a port in use is named before anything starts, not found in a log."""
-        ports = {"bff": self.config.bff_port, "psp-sim": self.config.psp_port}
+        ports = {
+            "bff": self.config.bff_port,
+            "psp-sim": self.config.psp_port,
+            "saas-demo": self.config.saas_port,
+        }
         ports.update(self.config.health_ports)
         if self.config.embeds_broker:
             ports["broker"] = self.config.kafka_port

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from bff.api.errors import field_error
 from bff.api.models import ErrorOut, PaymentRequest
 from bff.domain.errors import IdempotencyKeyReused
-from orders.adapters.sso import JwtSsoIssuer
+from orders.adapters.sso import JwtSsoIssuer, signing_key
 from payctl.baseline.checkout import check_out
 from payctl.baseline.errors import CheckoutInProgress
 from payctl.baseline.settings import Settings
@@ -114,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = CheckoutStore(engine)
         app.state.provider = provider
         app.state.sso = JwtSsoIssuer(
-            settings.sso_signing_key, settings.sso_audience, settings.saas_app_url
+            signing_key(settings.sso_signing_key), settings.sso_audience, settings.saas_app_url
         )
         try:
             yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from paykit.settings import DEVELOPMENT_SECRET, RuntimeSettings, SecretChecked
+from paykit.settings import RuntimeSettings, SecretChecked
 
 
 class Settings(RuntimeSettings, SecretChecked):
@@ -20,6 +20,6 @@ class Settings(RuntimeSettings, SecretChecked):
     psp_url: str = Field("http://127.0.0.1:8010", validation_alias="PSP_URL")
     psp_timeout_seconds: float = Field(5.0, gt=0, validation_alias="PSP_TIMEOUT_SECONDS")
     # The order-consumer's SSO settings: the baseline signs the same token it does.
-    sso_signing_key: str = Field(DEVELOPMENT_SECRET, validation_alias="SSO_SIGNING_KEY", repr=False)
+    sso_signing_key: str | None = Field(None, validation_alias="SSO_SIGNING_KEY", repr=False)
     sso_audience: str = Field("saas-app", validation_alias="SSO_AUDIENCE")
-    saas_app_url: str = Field("http://127.0.0.1:8000/saas", validation_alias="SAAS_APP_URL")
+    saas_app_url: str = Field("http://127.0.0.1:8030", validation_alias="SAAS_APP_URL")
