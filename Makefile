@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # pydantic, and with PYTHONDONTWRITEBYTECODE set (common in CI images) each start would compile
 # them again (~3 s of CPU per process, many processes per stack).
 export UV_COMPILE_BYTECODE := 1
-MEMBERS := schemas paykit bff billing-consumer order-consumer capture-consumer psp-sim payctl
+MEMBERS := schemas paykit bff billing-consumer order-consumer capture-consumer psp-sim saas-demo payctl
 # The embedded broker's jars, copied out of Maven's local repository (payctl.kafka_broker).
 KAFKA_LIBS := $(TOOLS)/kafka/libs
 MVN ?= mvn
@@ -50,6 +50,19 @@ prometheus-tools:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	status=$$?; if [ -n "$$ours" ]; then rm -f $$policy; fi; exit $$status
 
+# The browser tests (tests/test_checkout_browser.py) drive Debian's Chromium with Playwright;
+# Playwright's own browser download is not used. Missing, it comes from Debian's package when
+# this runs as root with apt-get; CHROMIUM names another binary.
+CHROMIUM ?= chromium
+.PHONY: browser-tools
+browser-tools:
+	@command -v $(CHROMIUM) >/dev/null && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "Chromium is needed for the browser tests: install it (on Debian, as root: apt-get install --no-install-recommends chromium), or set CHROMIUM to its path" >&2; exit 1; \
+	fi; \
+	apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
 # The members are editable installs: their bytecode is compiled here (cheap when up to date).
 install: $(VENV)/.installed $(KAFKA_LIBS)/.installed
 	$(VENV)/bin/python -m compileall -q -j 0 $(MEMBERS)
@@ -68,9 +81,9 @@ typecheck: install
 bench: install
 	$(VENV)/bin/payctl bench $(ARGS)
 
-# Only the tests need Prometheus (deploy/prometheus): `make run` does not.
-test: lint typecheck prometheus-tools
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+# Only the tests need Prometheus (deploy/prometheus) and Chromium: `make run` does not.
+test: lint typecheck prometheus-tools browser-tools
+	CHROMIUM=$$(command -v $(CHROMIUM)) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .pytest_cache .mypy_cache .ruff_cache

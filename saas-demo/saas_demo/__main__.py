@@ -1,0 +1,3 @@
+from saas_demo.entrypoint import main
+
+main()
