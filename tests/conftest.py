@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# The browser tests' fixtures: a real Chromium (tests/browser_support.py).
+from browser_support import browser, page  # noqa: F401
+
 from payctl.services import SERVER_VARIABLES
 from payctl.stack import Stack, StackConfig
 from payctl.stack_cli import FAST_PROVIDER

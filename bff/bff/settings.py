@@ -47,7 +47,7 @@ class Settings(RuntimeSettings, SecretChecked):
     # The SaaS app the checkout page signs the shopper in to (the page POSTs the SSO token there,
     # so its Content-Security-Policy must allow that one form target); the same variable tells
     # order-consumer where the token's redirect goes.
-    saas_app_url: str = Field("http://127.0.0.1:8020", validation_alias="SAAS_APP_URL")
+    saas_app_url: str = Field("http://127.0.0.1:8030", validation_alias="SAAS_APP_URL")
 
     @property
     def checkout_base_url(self) -> str:

@@ -31,6 +31,13 @@
     return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
   }
 
+  // A provider's or a service's reason as a sentence of its own.
+  function sentence(text, fallback) {
+    const said = (text || fallback).trim();
+    const capital = said.charAt(0).toUpperCase() + said.slice(1);
+    return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+  }
+
   function retryAfter(response, fallbackSeconds) {
     const seconds = Number(response && response.headers.get("Retry-After"));
     return 1000 * (Number.isFinite(seconds) && seconds > 0 ? seconds : fallbackSeconds);
@@ -162,7 +169,7 @@
         if (payment.sso_token && payment.redirect_url) return signIn(payment);
         return end("done", "Payment complete", "Your order is confirmed.");
       case "DECLINED": {
-        const why = payment.failure_reason || "The card was declined.";
+        const why = sentence(payment.failure_reason, "The card was declined");
         if (view.can_pay) return offer(view, `${why} Nothing was charged. Try another payment method.`, "declined");
         return end("declined", "Payment declined", `${why} Nothing was charged. Ask the shop for a new checkout link.`);
       }
@@ -170,7 +177,7 @@
         return end(
           "failed",
           payment.failure_code === "customer_blocked" ? "Your order could not be confirmed" : "Payment failed",
-          `${payment.failure_reason || "The payment could not be completed."} You have not been charged: the amount held on your card is released.`,
+          `${sentence(payment.failure_reason, "The payment could not be completed")} You have not been charged: the amount held on your card is released.`,
         );
       case "PARTIALLY_REFUNDED":
       case "REFUNDED":
