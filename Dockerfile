@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every process of the platform; the command chooses which one runs:
-#   python -m bff | bff.projector | billing | orders | capture | psp_sim
+#   python -m bff | bff.projector | billing | orders | capture | psp_sim | saas_demo
 #   payctl migrate | payctl topics   (the one-shot jobs run before the services)
 # docker-compose.yml runs each of them; nothing in the image says which.
 
@@ -30,6 +30,7 @@ COPY billing-consumer/pyproject.toml billing-consumer/
 COPY order-consumer/pyproject.toml order-consumer/
 COPY capture-consumer/pyproject.toml capture-consumer/
 COPY psp-sim/pyproject.toml psp-sim/
+COPY saas-demo/pyproject.toml saas-demo/
 COPY payctl/pyproject.toml payctl/
 # --frozen: uv.lock as committed, never re-resolved; --no-dev: no test or lint tools;
 # --all-packages: every workspace member (the root project only depends on payctl).
@@ -42,6 +43,7 @@ COPY billing-consumer/ billing-consumer/
 COPY order-consumer/ order-consumer/
 COPY capture-consumer/ capture-consumer/
 COPY psp-sim/ psp-sim/
+COPY saas-demo/ saas-demo/
 COPY payctl/ payctl/
 # --no-editable: the members are built and installed into the venv, so the final stage needs
 # the venv only, not this source tree. --no-cache: uv keys a built member by the mtime of its
@@ -63,9 +65,9 @@ RUN groupadd --system --gid 10001 payments \
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
 WORKDIR /home/payments
-# The BFF's API, psp-sim's, and the health ports the projector and the consumers are given in
+# The BFF's API, psp-sim's, saas-demo's, and the health ports the projector and the consumers are given in
 # docker-compose.yml (payctl's defaults).
-EXPOSE 8000 8010 9101 9102 9103 9104
+EXPOSE 8000 8010 8030 9101 9102 9103 9104
 # /healthz of whichever process runs: HEALTH_PORT, else BFF_PORT, else PSP_PORT (paykit.probe).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-m", "paykit.probe"]

@@ -40,6 +40,7 @@ from payctl.stack import StackConfig
 from paykit.probe import port_from
 from paykit.settings import DEVELOPMENT_SECRET, RuntimeSettings
 from psp_sim.settings import Settings as PspSettings
+from saas_demo.settings import Settings as SaasSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ("migrate", "topics")
+# The services with an HTTP API of their own serve /healthz there, not on a health port.
+API_PORTS = {"bff": "BFF_PORT", "psp-sim": "PSP_PORT", "saas-demo": "SAAS_PORT"}
+API_HOSTS = {"bff": "BFF_HOST", "psp-sim": "PSP_HOST", "saas-demo": "SAAS_HOST"}
 APP_SERVICES = (*JOBS, *(s.name for s in SERVICES))
 PROBE = ["CMD", "python", "-m", "paykit.probe"]
 # Each service's module (payctl.services) and the settings its process reads.
@@ -58,6 +62,7 @@ SETTINGS_OF_MODULE: Mapping[str, type[BaseSettings]] = {
     "orders": OrdersSettings,
     "capture": CaptureSettings,
     "psp_sim": PspSettings,
+    "saas_demo": SaasSettings,
 }
 # The processes the README's configuration table means by each of its variables ("used by").
 EVERY_PROCESS = APP_SERVICES
@@ -77,8 +82,10 @@ README_USED_BY: Mapping[str, tuple[str, ...]] = {
     "BFF_WORKERS": ("bff",),
     "BFF_AUTH_SECRET": ("bff",),
     "SSO_SIGNING_KEY": ("order-consumer",),
-    "SSO_AUDIENCE": ("order-consumer",),
-    "SAAS_APP_URL": ("order-consumer",),
+    "SSO_AUDIENCE": ("order-consumer", "saas-demo"),
+    "SAAS_APP_URL": ("bff", "order-consumer"),
+    "SAAS_DATABASE_URL": ("saas-demo",),
+    "SSO_JWKS_URL": ("saas-demo",),
     "ORDERS_BLOCKED_CUSTOMERS": ("order-consumer",),
     "PSP_URL": ("billing-consumer", "capture-consumer"),
     "PSP_LATENCY_MS": ("psp-sim",),
@@ -91,6 +98,8 @@ README_USED_BY: Mapping[str, tuple[str, ...]] = {
 LEFT_UNSET: Mapping[tuple[str, str], str] = {
     ("psp-sim", "KAFKA_BOOTSTRAP_SERVERS"): "the provider never talks to Kafka",
     ("psp-sim", "SCHEMA_REGISTRY_URL"): "nor encodes events",
+    ("saas-demo", "KAFKA_BOOTSTRAP_SERVERS"): "the SaaS app never talks to Kafka",
+    ("saas-demo", "SCHEMA_REGISTRY_URL"): "nor decodes events",
     ("bff", "KAFKA_BOOTSTRAP_SERVERS"): "the API writes its outbox; the projector publishes it",
     ("migrate", "KAFKA_BOOTSTRAP_SERVERS"): "databases only",
     ("migrate", "SCHEMA_REGISTRY_URL"): "databases only",
@@ -181,7 +190,9 @@ def variables_read_by(name: str) -> set[str]:
 
 def served_port(name: str) -> int:
     """The port the process serves /healthz on, from its own settings' variable."""
-    variable = {"bff": "BFF_PORT", "psp-sim": "PSP_PORT"}.get(name, "HEALTH_PORT")
+    variable = {"bff": "BFF_PORT", "psp-sim": "PSP_PORT", "saas-demo": "SAAS_PORT"}.get(
+        name, "HEALTH_PORT"
+    )
     return int(environment(name)[variable])
 
 
@@ -261,17 +272,19 @@ def test_each_healthcheck_probes_the_port_its_process_serves_on_every_interface(
         env = environment(s.name)
         assert service(s.name)["healthcheck"]["test"] == PROBE, s.name
         assert port_from(env) == served_port(s.name), s.name
-        host = {"bff": "BFF_HOST", "psp-sim": "PSP_HOST"}.get(s.name, "HEALTH_HOST")
+        host = {"bff": "BFF_HOST", "psp-sim": "PSP_HOST", "saas-demo": "SAAS_HOST"}.get(
+            s.name, "HEALTH_HOST"
+        )
         assert env[host] == "0.0.0.0", s.name
     for name in CONSUMER_SERVICES:  # where deploy/prometheus scrapes them, as payctl runs them
         assert served_port(name) == DEFAULT_HEALTH_PORTS[name]
 
 
-def test_only_the_bff_and_the_provider_publish_ports_on_this_host_only() -> None:
+def test_only_what_a_browser_or_the_walkthrough_reaches_publishes_ports_on_this_host() -> None:
     published = {s.name: service(s.name).get("ports", []) for s in SERVICES}
-    assert {k for k, v in published.items() if v} == {"bff", "psp-sim"}
+    assert {k for k, v in published.items() if v} == {"bff", "psp-sim", "saas-demo"}
     assert published["bff"] == ["127.0.0.1:8000:8000"]
-    for name in ("bff", "psp-sim"):
+    for name in ("bff", "psp-sim", "saas-demo"):
         [mapping] = published[name]
         host_ip, _, container_port = mapping.split(":")
         assert (host_ip, int(container_port)) == ("127.0.0.1", served_port(name))

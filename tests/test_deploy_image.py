@@ -21,6 +21,7 @@ from payctl.embedded import free_port
 from payctl.services import DEFAULT_HEALTH_PORTS
 from paykit.probe import PORT_VARIABLES, port_from
 from psp_sim.settings import Settings as PspSettings
+from saas_demo.settings import Settings as SaasSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,7 +90,7 @@ def test_final_stage_has_the_venv_only_and_runs_as_a_user() -> None:
 
 def test_image_exposes_the_ports_the_processes_serve_by_default() -> None:
     exposed = {int(p) for step, args in final_stage() if step == "EXPOSE" for p in args.split()}
-    api_ports = {s.model_fields["port"].default for s in (BffSettings, PspSettings)}
+    api_ports = {s.model_fields["port"].default for s in (BffSettings, PspSettings, SaasSettings)}
     assert exposed == {*api_ports, *DEFAULT_HEALTH_PORTS.values()}
 
 
@@ -113,7 +114,7 @@ def test_image_gets_every_workspace_member_and_nothing_else() -> None:
 
 
 def test_probe_looks_at_the_health_port_then_the_bff_then_the_provider() -> None:
-    assert PORT_VARIABLES == ("HEALTH_PORT", "BFF_PORT", "PSP_PORT")
+    assert PORT_VARIABLES == ("HEALTH_PORT", "BFF_PORT", "PSP_PORT", "SAAS_PORT")
     assert port_from({"HEALTH_PORT": "9102", "BFF_PORT": "8000"}) == 9102
     assert port_from({"BFF_PORT": "8000", "PSP_PORT": "8010"}) == 8000
     assert port_from({"PSP_PORT": "8010"}) == 8010

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # In the order they are looked at; a service sets exactly one of them.
-PORT_VARIABLES = ("HEALTH_PORT", "BFF_PORT", "PSP_PORT")
+PORT_VARIABLES = ("HEALTH_PORT", "BFF_PORT", "PSP_PORT", "SAAS_PORT")
 HOST = "127.0.0.1"
 # Below the image's HEALTHCHECK timeout, so the probe says why rather than being killed.
 TIMEOUT_SECONDS = 3.0
