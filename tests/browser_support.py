@@ -48,8 +48,10 @@ def artifact(name: str) -> Path:
     return ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-')}.png"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module-scoped: while Playwright's sync API runs, its event loop is this thread's running
+    # loop, and any later test calling `asyncio.run()` would fail; it stops with the module.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=chromium_path(),
