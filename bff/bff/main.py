@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.api.errors import install_error_handlers
+from bff.api.responses import drop_framework_validation_answers
 from bff.api.routes import checkout, checkout_sessions, health, payments, refunds
 from bff.settings import Settings
 from paykit.db import make_engine
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(checkout.router)
     app.include_router(health.router)
     install_error_handlers(app)
+    drop_framework_validation_answers(app)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/livez"]).instrument(app).expose(
         app, include_in_schema=False
     )

@@ -10,7 +10,16 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from bff_events import declined, order_failed
-from bff_support import bearer, deliver, new_key, outbox_rows, row_counts
+from bff_support import (
+    bearer,
+    deliver,
+    new_key,
+    new_session,
+    open_session,
+    outbox_rows,
+    row_counts,
+    shopper,
+)
 from fastapi.testclient import TestClient
 
 from bff.domain.checkout import MAX_ATTEMPTS
@@ -24,33 +33,6 @@ if TYPE_CHECKING:
     from bff.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def new_session(**overrides: Any) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_{uuid.uuid4().hex[:8]}",
-        "currency": "EUR",
-        "lines": [
-            {"seller_id": "seller_a", "amount_minor": 1000},
-            {"seller_id": "seller_b", "amount_minor": 250},
-        ],
-        "return_url": "https://shop.example/cart",
-    } | overrides
-
-
-def open_session(api: TestClient, **overrides: Any) -> tuple[str, str, dict[str, Any]]:
-    """(session id, key, the body it was made of)."""
-    body = new_session(**overrides)
-    created = api.post("/v1/checkout-sessions", json=body)
-    assert created.status_code == 201, created.text
-    url = urlsplit(created.json()["checkout_url"])
-    assert url.path == f"/checkout/{created.json()['session_id']}"
-    return created.json()["session_id"], url.fragment, body
-
-
-def shopper(key: str, **headers: str) -> dict[str, str]:
-    """What the page sends: the key, and no client token."""
-    return {"Checkout-Key": key, **headers}
 
 
 def pay(

@@ -10,14 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from bff_events import (
-    capture_failed,
-    captured_lines,
-    confirmed,
     refund_failed,
     refunded,
     succeeded,
 )
-from bff_support import bearer, deliver, new_key, new_payment, outbox_rows, row_counts
+from bff_support import (
+    accept,
+    bearer,
+    captured_payment,
+    deliver,
+    new_key,
+    new_payment,
+    outbox_rows,
+    row_counts,
+)
 
 from bff.domain.errors import UnknownRefund
 from payment_events.events import RefundLine, RefundRequested
@@ -29,31 +35,6 @@ if TYPE_CHECKING:
     from bff.projector.bootstrap import Projector
 
 pytestmark = pytest.mark.integration
-
-# new_payment() has two seller lines: line 0 of 1000 and line 1 of 250.
-BOTH_LINES = {0: 1000, 1: 250}
-
-
-def accept(api: TestClient) -> str:
-    response = api.post("/v1/payments", json=new_payment(), headers=new_key())
-    assert response.status_code == 202
-    return str(response.json()["payment_id"])
-
-
-def captured_payment(
-    api: TestClient, projector: Projector, lines: dict[int, int] | None = None
-) -> str:
-    """A payment the projector saw captured: both lines in full, or only `lines` (the others
-    failed). It happened in the last seconds, so what the test does next comes after it."""
-    payment_id = accept(api)
-    lines = BOTH_LINES if lines is None else lines
-    deliver(projector, succeeded(payment_id, seconds=-4, amount=1250))
-    deliver(projector, confirmed(payment_id, seconds=-3))
-    for line_no in sorted(set(BOTH_LINES) - set(lines)):
-        deliver(projector, capture_failed(payment_id, seconds=-2, line_no=line_no))
-    partial = lines != BOTH_LINES
-    deliver(projector, captured_lines(payment_id, lines, partial=partial, seconds=-1))
-    return payment_id
 
 
 def refund(

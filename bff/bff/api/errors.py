@@ -19,12 +19,9 @@ from bff.domain.errors import (
     CheckoutSessionExpired,
     CheckoutSessionNotFound,
     CheckoutSessionPaid,
-    IdempotencyKeyReused,
-    InvalidRefund,
+    InvalidRequest,
     PaymentNotFound,
     PaymentNotRefundable,
-    RefundExceedsCaptured,
-    UnknownLine,
 )
 from paykit.errors import PaymentsError
 
@@ -43,10 +40,8 @@ STATUS_OF: dict[type[PaymentsError], int] = {
     CheckoutSessionExpired: 410,
     # The request is fine; the payment is not (yet) in a state to take it.
     PaymentNotRefundable: 409,
-    IdempotencyKeyReused: 422,
-    RefundExceedsCaptured: 422,
-    UnknownLine: 422,
-    InvalidRefund: 422,
+    # A refused request names the field at fault, as a validation error does.
+    InvalidRequest: 422,
 }
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 # Pydantic's error types, as the codes this API promises; a type not listed passes as it is.
@@ -91,6 +86,8 @@ async def named_error(_request: Request, e: Exception) -> JSONResponse:
     if status is None:  # a named error the API has no answer for is a bug, not the client's
         log.error("unmapped_error", code=e.code, error=str(e)[:500])
         return await internal_error(_request, e)
+    if isinstance(e, InvalidRequest):
+        return error(status, e.code, str(e), errors=[_named(e.field, e.code, str(e))])
     # RFC 6750: a 401 names the scheme the client should authenticate with.
     headers = {"WWW-Authenticate": 'Bearer realm="payments-bff"'} if status == 401 else None
     return error(status, e.code, str(e), headers)
@@ -98,6 +95,10 @@ async def named_error(_request: Request, e: Exception) -> JSONResponse:
 
 async def invalid_request(request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, RequestValidationError)
+    return await validation_failed(request, [field_error(err) for err in e.errors()])
+
+
+async def validation_failed(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
     # FastAPI parses a JSON body before any dependency runs: authenticate here too, so that
     # only a known client learns what is wrong with a request. A shopper's checkout call has no
     # client token; its body names a payment method and nothing else to learn about.
@@ -106,13 +107,16 @@ async def invalid_request(request: Request, e: Exception) -> JSONResponse:
             client_of(request)
         except Unauthenticated as refused:
             return await named_error(request, refused)
-    errors = [field_error(err) for err in e.errors()]
     return error(
         422,
         "validation_failed",
         f"The request has {len(errors)} invalid field(s); nothing was recorded",
         errors=errors,
     )
+
+
+def _named(field: str, code: str, message: str) -> dict[str, str]:
+    return {"field": field, "code": code, "message": message}
 
 
 def field_error(err: Any) -> dict[str, str]:
@@ -134,8 +138,14 @@ def field_error(err: Any) -> dict[str, str]:
     return {"field": field, "code": FIELD_CODES.get(kind, kind), "message": err["msg"]}
 
 
-async def http_error(_request: Request, e: Exception) -> JSONResponse:
+async def http_error(request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, HTTPException)
+    if e.status_code == 400:
+        # FastAPI's answer to a body it could not even decode (bytes that are not UTF-8, for an
+        # optional body): the same as any other body that is not JSON, a validation error.
+        return await validation_failed(
+            request, [_named("body", "invalid_json", f"The body is not JSON: {e.detail}")]
+        )
     code = HTTP_CODES.get(e.status_code, f"http_{e.status_code}")
     return error(e.status_code, code, str(e.detail), dict(e.headers or {}))
 

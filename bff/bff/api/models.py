@@ -237,3 +237,18 @@ class FieldError(BaseModel):
 
 class ValidationErrorOut(ErrorOut):
     errors: list[FieldError]
+
+
+class LiveOut(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class HealthOut(LiveOut):
+    checks: dict[str, str] = Field(
+        description="each dependency and how it answered: `ok` or why not",
+        examples=[{"database": "ok"}],
+    )
+
+
+class UnhealthyOut(ErrorOut, HealthOut):
+    pass

@@ -5,7 +5,19 @@ from __future__ import annotations
 from paykit.errors import ImpossibleEvent, PaymentsError
 
 
-class IdempotencyKeyReused(PaymentsError):
+class InvalidRequest(PaymentsError):
+    """A well-formed request this payment cannot take. `field` names the part of the request at
+    fault, as a validation error does: a path into the JSON body (`lines.0.amount_minor`), a
+    header's name, or `body` for the request as a whole."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IdempotencyKeyReused(InvalidRequest):
     code = "idempotency_key_reused"
 
 
@@ -19,18 +31,18 @@ class PaymentNotRefundable(PaymentsError):
     code = "payment_not_refundable"
 
 
-class RefundExceedsCaptured(PaymentsError):
+class RefundExceedsCaptured(InvalidRequest):
     """More asked back, on a line or in total, than was captured and is not yet refunded or
     asked back by an earlier refund."""
 
     code = "refund_exceeds_captured"
 
 
-class UnknownLine(PaymentsError):
+class UnknownLine(InvalidRequest):
     code = "unknown_line"
 
 
-class InvalidRefund(PaymentsError):
+class InvalidRefund(InvalidRequest):
     """A refund naming a line twice or asking for nothing."""
 
     code = "invalid_refund"

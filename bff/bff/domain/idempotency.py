@@ -30,6 +30,7 @@ def replay(key: str, stored_fingerprint: str, request_fingerprint: str, first: A
     if stored_fingerprint != request_fingerprint:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {key!r} was first used with another request; use a new key "
-            "for a new payment or refund"
+            "for a new payment or refund",
+            field="Idempotency-Key",
         )
     return first

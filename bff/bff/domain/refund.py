@@ -130,38 +130,46 @@ def plan_refund(
 ) -> tuple[RefundLine, ...]:
     """The lines a refund takes back: `asked` as (line_no, amount_minor) pairs, or, when None,
     all that is refundable on every line. Refuses what would exceed a line's refundable amount or
-    `refundable_total` (the payment's captured total less what is refunded or asked back)."""
+    `refundable_total` (the payment's captured total less what is refunded or asked back); each
+    refusal names the request's field at fault (`lines.<i>.…` is the i-th pair asked)."""
     if asked is None:
         plan = [RefundLine(line_no=b.line_no, amount_minor=b.refundable_minor) for b in lines]
         plan = [x for x in plan if x.amount_minor > 0]
         if not plan:
             raise RefundExceedsCaptured("Nothing captured on this payment is left to refund")
     else:
-        plan = [_checked(lines, line_no, amount) for line_no, amount in asked]
+        plan = [_checked(lines, i, line_no, amount) for i, (line_no, amount) in enumerate(asked)]
         numbers = [x.line_no for x in plan]
         if not plan or len(set(numbers)) != len(numbers):
-            raise InvalidRefund("A refund names each line it refunds once, and at least one")
+            raise InvalidRefund(
+                "A refund names each line it refunds once, and at least one", field="lines"
+            )
     amount = sum(x.amount_minor for x in plan)
     if amount > refundable_total:
         raise RefundExceedsCaptured(
             f"The refund asks for {amount} but only {max(refundable_total, 0)} of the payment "
-            "is captured and not yet refunded or asked back"
+            "is captured and not yet refunded or asked back",
+            field="body" if asked is None else "lines",
         )
     return tuple(sorted(plan, key=lambda x: x.line_no))
 
 
-def _checked(lines: Sequence[LineBalance], line_no: int, amount: int) -> RefundLine:
+def _checked(lines: Sequence[LineBalance], i: int, line_no: int, amount: int) -> RefundLine:
     if amount <= 0:
-        raise InvalidRefund(f"Line {line_no}: a refund amount must be positive")
+        raise InvalidRefund(
+            f"Line {line_no}: a refund amount must be positive", field=f"lines.{i}.amount_minor"
+        )
     line = next((b for b in lines if b.line_no == line_no), None)
     if line is None:
         raise UnknownLine(
-            f"The payment has no line {line_no}; its lines are {[b.line_no for b in lines]}"
+            f"The payment has no line {line_no}; its lines are {[b.line_no for b in lines]}",
+            field=f"lines.{i}.line_no",
         )
     if amount > line.refundable_minor:
         raise RefundExceedsCaptured(
             f"Line {line_no}: asks for {amount}, but {line.refundable_minor} is refundable "
             f"({line.captured_minor} captured, {line.refunded_minor} refunded, "
-            f"{line.requested_minor} asked back by refunds still open)"
+            f"{line.requested_minor} asked back by refunds still open)",
+            field=f"lines.{i}.amount_minor",
         )
     return RefundLine(line_no=line_no, amount_minor=amount)

@@ -8,7 +8,7 @@ import functools
 import uuid
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -26,7 +26,17 @@ from bff.api.deps import (  # noqa: TC001
     IdempotencyKey,
     UowDep,
 )
-from bff.api.models import ErrorOut, PaymentAccepted, ValidationErrorOut
+from bff.api.models import PaymentAccepted
+from bff.api.responses import (
+    ACCEPTED,
+    NO_STORE,
+    RETRY_AFTER,
+    UNAVAILABLE,
+    answers,
+    invalid,
+    ok,
+    refused,
+)
 from bff.domain.errors import CheckoutSessionNotFound
 from bff.domain.idempotency import Answer, fingerprint, replay
 from bff.domain.status import PaymentStatus
@@ -42,13 +52,10 @@ log = structlog.get_logger()
 
 router = APIRouter(tags=["checkout (shopper)"])
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {
-        "model": ErrorOut,
-        "description": "`checkout_session_not_found`: no such session, or the key does not open it",
-    },
-    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
-}
+POLL = {"Retry-After": RETRY_AFTER | {"description": "while the payment is under way"}}
+NOT_FOUND = refused(
+    404, "`checkout_session_not_found`: no such session, or the key does not open it"
+)
 # The page polls while money may still move and no sign-in is there to follow yet.
 IN_PROGRESS = frozenset({PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED})
 
@@ -63,7 +70,13 @@ def _opened(
 
 
 @router.get(
-    f"{CHECKOUT_API_PREFIX}/{{session_id}}", response_model=CheckoutView, responses=RESPONSES
+    f"{CHECKOUT_API_PREFIX}/{{session_id}}",
+    response_model=CheckoutView,
+    responses=answers(
+        ok("what is paid, and how its payment goes", {"Cache-Control": NO_STORE, **POLL}),
+        NOT_FOUND,
+        UNAVAILABLE,
+    ),
 )
 def view_checkout(
     session_id: str, key: CheckoutKey, uow: UowDep, response: Response
@@ -85,16 +98,18 @@ def view_checkout(
     f"{CHECKOUT_API_PREFIX}/{{session_id}}/payments",
     status_code=202,
     response_model=PaymentAccepted,
-    responses={
-        **RESPONSES,
-        409: {
-            "model": ErrorOut,
-            "description": "`checkout_session_paid`: its payment is under way or done; "
+    responses=answers(
+        ACCEPTED,
+        NOT_FOUND,
+        refused(
+            409,
+            "`checkout_session_paid`: its payment is under way or done; "
             "`checkout_attempts_exhausted`: too many declined tries",
-        },
-        410: {"model": ErrorOut, "description": "`checkout_session_expired`: nothing charged"},
-        422: {"model": ValidationErrorOut},
-    },
+        ),
+        refused(410, "`checkout_session_expired`: nothing charged"),
+        invalid("idempotency_key_reused"),
+        UNAVAILABLE,
+    ),
 )
 def pay_checkout(
     session_id: str,

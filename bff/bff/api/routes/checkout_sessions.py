@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -21,7 +20,7 @@ from bff.api.checkout_models import (
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, UowDep  # noqa: TC001
-from bff.api.models import ErrorOut, ValidationErrorOut
+from bff.api.responses import CREATED, UNAUTHORIZED, UNAVAILABLE, answers, invalid, ok, refused
 from bff.domain.checkout import CheckoutLine, CheckoutSession
 from bff.domain.errors import CheckoutSessionNotFound
 
@@ -29,17 +28,12 @@ log = structlog.get_logger()
 
 router = APIRouter(prefix="/v1/checkout-sessions", tags=["checkout sessions"])
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut},
-    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
-}
-
 
 @router.post(
     "",
     status_code=201,
     response_model=CheckoutSessionCreated,
-    responses={**RESPONSES, 422: {"model": ValidationErrorOut}},
+    responses=answers(CREATED, UNAUTHORIZED, invalid(), UNAVAILABLE),
 )
 def create_checkout_session(
     body: CheckoutSessionRequest,
@@ -82,7 +76,12 @@ def create_checkout_session(
 @router.get(
     "/{session_id}",
     response_model=CheckoutSessionOut,
-    responses={**RESPONSES, 404: {"model": ErrorOut}},
+    responses=answers(
+        ok("the session, and the payment that paid it once there is one"),
+        UNAUTHORIZED,
+        refused(404, "`checkout_session_not_found`: no such session of the caller's"),
+        UNAVAILABLE,
+    ),
 )
 def get_checkout_session(session_id: str, client: ClientDep, uow: UowDep) -> CheckoutSessionOut:
     """One of the caller's checkout sessions; its `payment_id` is the payment to follow."""

@@ -8,13 +8,28 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bff.api.errors import DATABASE_RETRY_AFTER_SECONDS
+from bff.api.models import HealthOut, LiveOut, UnhealthyOut
+from bff.api.responses import RETRY_AFTER, answers
 from paykit.health import database_check, run_checks
 from paykit.metrics import READY
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses=answers(
+        (
+            503,
+            {
+                "model": UnhealthyOut,
+                "description": "`unhealthy`: a dependency is failing; route nothing here",
+                "headers": {"Retry-After": RETRY_AFTER},
+            },
+        )
+    ),
+)
 def healthz(request: Request) -> JSONResponse:
     ready, checks = run_checks({"database": database_check(request.app.state.engine)})
     READY.set(1.0 if ready else 0.0)
@@ -34,6 +49,6 @@ def healthz(request: Request) -> JSONResponse:
 
 # async: answered on the event loop itself, so it says the server is serving even while every
 # thread of the pool the sync routes run on is waiting for the database.
-@router.get("/livez")
+@router.get("/livez", response_model=LiveOut, responses=answers())
 async def livez() -> JSONResponse:
     return JSONResponse({"status": "ok"})

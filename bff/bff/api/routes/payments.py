@@ -4,7 +4,7 @@ transaction) and show its status read model. Nothing here calls another service.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import APIRouter, Response
@@ -13,12 +13,16 @@ from bff.api.answers import accepted, canonical_id
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
-from bff.api.models import (
-    ErrorOut,
-    PaymentAccepted,
-    PaymentRequest,
-    PaymentStatusOut,
-    ValidationErrorOut,
+from bff.api.models import PaymentAccepted, PaymentRequest, PaymentStatusOut
+from bff.api.responses import (
+    ACCEPTED,
+    NO_STORE,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    answers,
+    invalid,
+    ok,
+    refused,
 )
 from bff.domain.errors import PaymentNotFound
 from bff.domain.idempotency import Answer, fingerprint, replay
@@ -33,17 +37,12 @@ log = structlog.get_logger()
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut},
-    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
-}
-
 
 @router.post(
     "",
     status_code=202,
     response_model=PaymentAccepted,
-    responses={**UNAUTHORIZED, 422: {"model": ValidationErrorOut}},
+    responses=answers(ACCEPTED, UNAUTHORIZED, invalid("idempotency_key_reused"), UNAVAILABLE),
 )
 def create_payment(
     body: PaymentRequest,
@@ -98,7 +97,12 @@ def create_payment(
 @router.get(
     "/{payment_id}",
     response_model=PaymentStatusOut,
-    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+    responses=answers(
+        ok("the payment's status read model", {"Cache-Control": NO_STORE}),
+        UNAUTHORIZED,
+        refused(404, "`payment_not_found`: no such payment of the caller's"),
+        UNAVAILABLE,
+    ),
 )
 def get_payment(
     payment_id: str, client: ClientDep, uow: UowDep, response: Response

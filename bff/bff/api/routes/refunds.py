@@ -5,7 +5,7 @@ pays it back and the payment's status read model shows how it went."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 from fastapi import APIRouter, Body
@@ -14,13 +14,8 @@ from bff.api.answers import accepted, canonical_id
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
-from bff.api.models import (
-    ErrorOut,
-    RefundAccepted,
-    RefundLineOut,
-    RefundRequest,
-    ValidationErrorOut,
-)
+from bff.api.models import RefundAccepted, RefundLineOut, RefundRequest
+from bff.api.responses import ACCEPTED, UNAUTHORIZED, UNAVAILABLE, answers, invalid, refused
 from bff.domain.errors import PaymentNotFound
 from bff.domain.idempotency import Answer, fingerprint, replay
 from paykit.messages import Trace
@@ -32,17 +27,14 @@ log = structlog.get_logger()
 
 router = APIRouter(prefix="/v1/payments", tags=["refunds"])
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut},
-    404: {"model": ErrorOut, "description": "no such payment of the caller's"},
-    409: {"model": ErrorOut, "description": "`payment_not_refundable`: nothing captured to refund"},
-    422: {
-        "model": ValidationErrorOut,
-        "description": "`refund_exceeds_captured`, `unknown_line`, `invalid_refund`, "
-        "`idempotency_key_reused` or `validation_failed`",
-    },
-    503: {"model": ErrorOut, "description": "the database is unreachable; retry after a second"},
-}
+RESPONSES = answers(
+    ACCEPTED,
+    UNAUTHORIZED,
+    refused(404, "`payment_not_found`: no such payment of the caller's"),
+    refused(409, "`payment_not_refundable`: nothing captured to refund, or all refunded"),
+    invalid("refund_exceeds_captured", "unknown_line", "invalid_refund", "idempotency_key_reused"),
+    UNAVAILABLE,
+)
 # Stored under a key while its request runs; the answer replaces it before the commit, so no
 # other transaction ever reads it.
 CLAIMED = Answer(202, {})
