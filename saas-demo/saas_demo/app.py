@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from paykit.db import make_engine
 from saas_demo import pages
 from saas_demo.sign_ins import SignIns
-from saas_demo.tokens import Refused, TokenVerifier
+from saas_demo.tokens import Claims, Refused, TokenVerifier
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
                 raise Refused("sso_token_missing", "No sign-in token came with this request.", 400)
             claims = verifier.verify(token)
             session = secrets.token_urlsafe(32)
-            if not await run_in_threadpool(request.app.state.sign_ins.record, claims, session):
+            if not await _recorded(request, claims, session):
                 raise Refused(
                     "sso_token_used",
                     "This sign-in link has already been used. Sign in from the app instead.",
@@ -125,6 +125,20 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _recorded(request: Request, claims: Claims, session: str) -> bool:
+    try:
+        recorded: bool = await run_in_threadpool(request.app.state.sign_ins.record, claims, session)
+    except SQLAlchemyError as e:
+        log.warning("sign_in_database_unavailable", error=repr(e)[:300])
+        # Nothing recorded: the token is still unused, and signs in on a retry within its life.
+        raise Refused(
+            "database_unavailable",
+            "Signing in is not possible right now. Please try again in a moment.",
+            503,
+        ) from e
+    return recorded
 
 
 def _form_token(request: Request, body: bytes) -> str | None:

@@ -15,12 +15,14 @@ import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
 
 from orders.adapters.sso import signing_key
+from payctl.embedded import free_port
+from saas_demo.app import create_app
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from fastapi.testclient import TestClient
     from httpx import Response
 
     from orders.adapters.sso import JwtSsoIssuer
@@ -194,3 +196,36 @@ def test_a_refusal_names_no_one_and_sets_no_cookie(browser: TestClient) -> None:
 
     assert "Nobody was signed in" in answer.text
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_a_sign_in_while_the_database_is_down_records_nothing_and_works_on_a_retry(
+    browser: TestClient, issuer: JwtSsoIssuer, settings: Settings
+) -> None:
+    token = issuer.issue(order_id="ord_1", payment_id="pay_1", customer_id="cus_1").token
+    down = settings.model_copy(
+        update={"database_url": f"postgresql://saas@127.0.0.1:{free_port()}/saas"}
+    )
+    with TestClient(create_app(down), base_url=str(browser.base_url)) as unreachable:
+        refused = sign_in(unreachable, token)
+
+    assert refused.status_code == 503
+    assert refusal_code(refused) == "database_unavailable"
+    assert "set-cookie" not in refused.headers
+    assert sign_in(browser, token).status_code == 303
+    assert sign_ins(settings) == 1
+
+
+def test_a_key_set_that_cannot_be_fetched_refuses_for_now_and_records_nothing(
+    browser: TestClient, issuer: JwtSsoIssuer, settings: Settings
+) -> None:
+    token = issuer.issue(order_id="ord_1", payment_id="pay_1", customer_id="cus_1").token
+    no_keys = settings.model_copy(
+        update={"jwks_url": f"http://127.0.0.1:{free_port()}/.well-known/jwks.json"}
+    )
+    with TestClient(create_app(no_keys), base_url=str(browser.base_url)) as cut_off:
+        refused = sign_in(cut_off, token)
+
+    assert refused.status_code == 503
+    assert refusal_code(refused) == "sso_keys_unavailable"
+    assert sign_ins(settings) == 0
+    assert sign_in(browser, token).status_code == 303
