@@ -60,7 +60,7 @@ class PayctlUp:
     """One `payctl up` process; its stdout and stderr go to files the test reads."""
 
     def __init__(self, data_dir: Path, *extra: str) -> None:
-        bff, psp, kafka = free_ports(3)
+        bff, psp, saas, kafka = free_ports(4)
         self.bff_url = f"http://127.0.0.1:{bff}"
         self.psp_url = f"http://127.0.0.1:{psp}"
         self.bootstrap = f"127.0.0.1:{kafka}"
@@ -69,7 +69,8 @@ class PayctlUp:
         self.stdout = data_dir.parent / f"payctl-{run}.out"
         self.stderr = data_dir.parent / f"payctl-{run}.err"
         argv = [PAYCTL, "up", "--data-dir", str(data_dir), *extra]
-        argv += ["--bff-port", str(bff), "--psp-port", str(psp), "--kafka-port", str(kafka)]
+        argv += ["--bff-port", str(bff), "--psp-port", str(psp), "--saas-port", str(saas)]
+        argv += ["--kafka-port", str(kafka)]
         argv += ["--health-ports", str(consecutive_free_ports(4))]
         env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
         with self.stdout.open("wb") as out, self.stderr.open("wb") as err:

@@ -62,6 +62,7 @@ def _ignore_stop_signals() -> None:
 )
 @click.option("--bff-port", type=PORT, default=8000, show_default=True)
 @click.option("--psp-port", type=PORT, default=8010, show_default=True)
+@click.option("--saas-port", type=PORT, default=8030, show_default=True, help="Of saas-demo.")
 @click.option(
     "--kafka-port",
     type=PORT,
@@ -90,6 +91,7 @@ def up(
     partitions: int,
     bff_port: int,
     psp_port: int,
+    saas_port: int,
     kafka_port: int,
     first_health_port: int,
     without: tuple[str, ...],
@@ -108,6 +110,7 @@ def up(
             partitions=partitions,
             bff_port=bff_port,
             psp_port=psp_port,
+            saas_port=saas_port,
             kafka_port=kafka_port,
             health_ports={n: first_health_port + i for i, n in enumerate(health_names)},
             without=frozenset(without),
