@@ -276,13 +276,14 @@ def test_data_survives_a_restart_without_a_service_and_fresh_wipes_it(
 
 
 def test_a_service_that_dies_while_starting_is_named_with_its_log(tmp_path: Path) -> None:
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+    bff, psp, saas, kafka, *health = free_ports(4 + len(DEFAULT_HEALTH_PORTS))
     env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
     stack = Stack(
         StackConfig(
             data_dir=tmp_path / "data",
             bff_port=bff,
             psp_port=psp,
+            saas_port=saas,
             kafka_port=kafka,
             health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
             env={**env, "BFF_AUTH_SECRET": "too-short"},

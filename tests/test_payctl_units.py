@@ -64,11 +64,12 @@ def test_a_database_url_is_the_server_url_naming_the_database(server: str, datab
 
 
 def stack_in(data_dir: Path, **overrides: Any) -> Stack:
-    bff, psp, kafka, *health = free_ports(3 + len(DEFAULT_HEALTH_PORTS))
+    bff, psp, saas, kafka, *health = free_ports(4 + len(DEFAULT_HEALTH_PORTS))
     config = StackConfig(
         data_dir=data_dir,
         bff_port=bff,
         psp_port=psp,
+        saas_port=saas,
         kafka_port=kafka,
         health_ports=dict(zip(DEFAULT_HEALTH_PORTS, health, strict=True)),
         env={},
