@@ -16,6 +16,7 @@ from paykit.settings import (
 )
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/bff"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
 
 class Settings(RuntimeSettings, SecretChecked):
@@ -52,6 +53,16 @@ class Settings(RuntimeSettings, SecretChecked):
     @property
     def checkout_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @model_validator(mode="after")
+    def _checkout_urls_name_a_reachable_address(self) -> Self:
+        if self.public_url is None and self.host in WILDCARD_HOSTS:
+            raise ValueError(
+                f"BFF_HOST={self.host} listens on every interface, which is no address a browser "
+                "can open: set BFF_PUBLIC_URL, where browsers reach this API (checkout URLs are "
+                "made of it)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _workers_share_their_metrics(self) -> Self:
