@@ -117,6 +117,8 @@ SESSIONS = ("POST", "/v1/checkout-sessions")
 SESSION = ("GET", "/v1/checkout-sessions/{session_id}")
 CHECKOUT = ("GET", "/v1/checkout/{session_id}")
 CHECKOUT_PAY = ("POST", "/v1/checkout/{session_id}/payments")
+PAGE = ("GET", "/checkout/{session_id}")
+ASSET = ("GET", "/checkout/assets/{name}")
 HEALTH = ("GET", "/healthz")
 LIVE = ("GET", "/livez")
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -357,6 +359,21 @@ def _checkout_key_reused(w: World) -> Response:
 @asks(CHECKOUT_PAY, 503, "database_unavailable")
 def _checkout_paid_while_down(w: World) -> Response:
     return _pay(w.down, NO_ONE, "a-key")
+
+
+@asks(PAGE, 200)
+def _page(w: World) -> Response:
+    return w.browser.get(f"/checkout/{NO_ONE}")
+
+
+@asks(ASSET, 200)
+def _script(w: World) -> Response:
+    return w.browser.get("/checkout/assets/checkout.js")
+
+
+@asks(ASSET, 404, "not_found")
+def _no_asset(w: World) -> Response:
+    return w.browser.get("/checkout/assets/page.html")
 
 
 @asks(HEALTH, 200)

@@ -15,21 +15,21 @@ if TYPE_CHECKING:
 Entry = tuple[int, dict[str, Any]]
 
 
-def _header(description: str, kind: str = "string") -> dict[str, Any]:
+def header(description: str, kind: str = "string") -> dict[str, Any]:
     return {"description": description, "schema": {"type": kind}}
 
 
-RETRY_AFTER = _header("seconds to wait before asking again", "integer")
-NO_STORE = _header("`no-store`: the answer may hold a live single-use SSO token")
+RETRY_AFTER = header("seconds to wait before asking again", "integer")
+NO_STORE = header("`no-store`: the answer may hold a live single-use SSO token")
 
 ACCEPTED: Entry = (
     202,
     {
         "description": "accepted; follow `status_url` (also in `Location`)",
         "headers": {
-            "Location": _header("the status to poll"),
+            "Location": header("the status to poll"),
             "Retry-After": RETRY_AFTER,
-            "Idempotent-Replayed": _header(
+            "Idempotent-Replayed": header(
                 "`true` when the Idempotency-Key replays the first answer to it"
             ),
         },
@@ -39,7 +39,7 @@ CREATED: Entry = (
     201,
     {
         "description": "created; `Location` is `status_url`",
-        "headers": {"Location": _header("the new resource"), "Cache-Control": NO_STORE},
+        "headers": {"Location": header("the new resource"), "Cache-Control": NO_STORE},
     },
 )
 
@@ -53,7 +53,7 @@ UNAUTHORIZED: Entry = (
     {
         "model": ErrorOut,
         "description": "`unauthorized`: no client token, or one that is invalid or expired",
-        "headers": {"WWW-Authenticate": _header('`Bearer realm="payments-bff"`')},
+        "headers": {"WWW-Authenticate": header('`Bearer realm="payments-bff"`')},
     },
 )
 UNAVAILABLE: Entry = (

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
 from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id
@@ -33,6 +32,7 @@ from bff.api.responses import (
     RETRY_AFTER,
     UNAVAILABLE,
     answers,
+    header,
     invalid,
     ok,
     refused,
@@ -52,6 +52,12 @@ log = structlog.get_logger()
 
 router = APIRouter(tags=["checkout (shopper)"])
 
+PAGE_HEADERS = {
+    "Cache-Control": header("`no-store`"),
+    "Content-Security-Policy": header(
+        "its own script and styles only; its one form goes to SAAS_APP_URL"
+    ),
+}
 POLL = {"Retry-After": RETRY_AFTER | {"description": "while the payment is under way"}}
 NOT_FOUND = refused(
     404, "`checkout_session_not_found`: no such session, or the key does not open it"
@@ -188,15 +194,46 @@ def _page_headers(request: Request) -> dict[str, str]:
     }
 
 
-@router.get("/checkout/{session_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/checkout/{session_id}",
+    response_class=Response,
+    tags=["checkout page"],
+    responses=answers(
+        (
+            200,
+            {
+                "description": "the checkout page, the same for every session (its script reads "
+                "the key from the URL's fragment)",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+                "headers": PAGE_HEADERS,
+            },
+        )
+    ),
+)
 def checkout_page(session_id: str, request: Request) -> Response:
+    """The page a checkout URL opens: what is paid, the payment methods, the live status."""
     # The same page for every session: its script reads the key from the fragment, which only
     # the browser has, and asks the API.
     return Response(_asset("page.html"), media_type="text/html", headers=_page_headers(request))
 
 
-@router.get("/checkout/assets/{name}", include_in_schema=False)
+@router.get(
+    "/checkout/assets/{name}",
+    response_class=Response,
+    tags=["checkout page"],
+    responses=answers(
+        (
+            200,
+            {
+                "description": "the page's script or stylesheet",
+                "content": {"text/javascript": {}, "text/css": {}},
+            },
+        ),
+        refused(404, "`not_found`: no such asset"),
+    ),
+)
 def checkout_asset(name: str) -> Response:
+    """`checkout.js` and `checkout.css`, as the package holds them."""
     if name not in ASSETS or name == "page.html":
         raise HTTPException(404, f"No checkout asset {name!r}")
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
