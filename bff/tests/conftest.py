@@ -14,16 +14,15 @@ import bff
 from bff.main import create_app
 from bff.projector.bootstrap import Projector, bootstrap
 from bff.settings import ProjectorSettings, Settings
-from paykit.migrations import upgrade
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
-def bff_database(fresh_database: str) -> str:
-    upgrade(bff.MIGRATIONS, fresh_database)
-    return fresh_database
+def bff_database(migrated_database: Callable[[Path], str]) -> str:
+    return migrated_database(bff.MIGRATIONS)
 
 
 @pytest.fixture

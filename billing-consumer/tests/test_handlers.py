@@ -15,7 +15,6 @@ from billing.bootstrap import Billing, bootstrap
 from billing.domain.errors import InvalidTransition, UnknownPayment
 from billing.settings import Settings
 from paykit.db import inbox, outbox
-from paykit.migrations import upgrade
 from paykit.provider import ProviderUnavailable
 from payment_events.events import (
     Event,
@@ -28,7 +27,8 @@ from payment_events.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +39,9 @@ def provider() -> FakeProvider:
 
 
 @pytest.fixture
-def service(fresh_database: str, provider: FakeProvider) -> Iterator[Billing]:
-    upgrade(billing.MIGRATIONS, fresh_database)
-    service = bootstrap(Settings(BILLING_DATABASE_URL=fresh_database), provider=provider)
+def service(migrated_database: Callable[[Path], str], provider: FakeProvider) -> Iterator[Billing]:
+    database_url = migrated_database(billing.MIGRATIONS)
+    service = bootstrap(Settings(BILLING_DATABASE_URL=database_url), provider=provider)
     yield service
     service.wiring.engine.dispose()
 

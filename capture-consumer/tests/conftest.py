@@ -10,16 +10,15 @@ from capture_fakes import FakeProvider
 import capture
 from capture.bootstrap import CaptureService, bootstrap
 from capture.settings import Settings
-from paykit.migrations import upgrade
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
-def settings(fresh_database: str) -> Settings:
-    upgrade(capture.MIGRATIONS, fresh_database)
-    return Settings(CAPTURE_DATABASE_URL=fresh_database)
+def settings(migrated_database: Callable[[Path], str]) -> Settings:
+    return Settings(CAPTURE_DATABASE_URL=migrated_database(capture.MIGRATIONS))
 
 
 @pytest.fixture

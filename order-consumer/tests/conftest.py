@@ -10,17 +10,16 @@ from orders_random_events import SIGNING_KEY
 import orders
 from orders.bootstrap import Orders, bootstrap
 from orders.settings import Settings
-from paykit.migrations import upgrade
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
-def settings(fresh_database: str) -> Settings:
-    upgrade(orders.MIGRATIONS, fresh_database)
+def settings(migrated_database: Callable[[Path], str]) -> Settings:
     return Settings(
-        ORDERS_DATABASE_URL=fresh_database,
+        ORDERS_DATABASE_URL=migrated_database(orders.MIGRATIONS),
         SSO_SIGNING_KEY=SIGNING_KEY,
         ORDERS_BLOCKED_CUSTOMERS="cus_blocked",
     )

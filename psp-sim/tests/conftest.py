@@ -9,13 +9,13 @@ import httpx
 import pytest
 
 from payctl.embedded import free_port
-from paykit.migrations import upgrade
 from psp_sim import MIGRATIONS
 from psp_sim.server import ThreadedServer
 from psp_sim.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from payctl.embedded import EmbeddedPostgres
 
@@ -74,9 +74,8 @@ def serve(database_url: str) -> ThreadedServer:
 
 
 @pytest.fixture
-def psp_database(fresh_database: str) -> str:
-    upgrade(MIGRATIONS, fresh_database)
-    return fresh_database
+def psp_database(migrated_database: Callable[[Path], str]) -> str:
+    return migrated_database(MIGRATIONS)
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 
 from orders.adapters.sso import JWKS_PATH, JwksApi, JwtSsoIssuer, signing_key
 from paykit.health import HealthServer
-from paykit.migrations import upgrade
 from saas_demo import MIGRATIONS
 from saas_demo.app import create_app
 from saas_demo.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -43,9 +43,8 @@ def issuer(order_key: Ed25519PrivateKey) -> JwtSsoIssuer:
 
 
 @pytest.fixture
-def settings(fresh_database: str, jwks_url: str) -> Settings:
-    upgrade(MIGRATIONS, fresh_database)
-    return Settings(SAAS_DATABASE_URL=fresh_database, SSO_JWKS_URL=jwks_url)
+def settings(migrated_database: Callable[[Path], str], jwks_url: str) -> Settings:
+    return Settings(SAAS_DATABASE_URL=migrated_database(MIGRATIONS), SSO_JWKS_URL=jwks_url)
 
 
 @pytest.fixture
