@@ -108,12 +108,7 @@ def scrape_targets(config: dict[str, Any]) -> dict[str, str]:
 def test_the_compose_config_scrapes_every_service_where_it_serves_metrics() -> None:
     targets = scrape_targets(yaml.safe_load(COMPOSE_CONFIG.read_text()))
     defaults = StackConfig(data_dir=Path())
-    ports = {
-        "bff": defaults.bff_port,
-        "psp-sim": defaults.psp_port,
-        "saas-demo": defaults.saas_port,
-        **DEFAULT_HEALTH_PORTS,
-    }
+    ports = {**defaults.api_ports, **DEFAULT_HEALTH_PORTS}
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     port_variables = ("HEALTH_PORT", "BFF_PORT", "PSP_PORT", "SAAS_PORT")
 

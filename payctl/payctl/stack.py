@@ -95,6 +95,11 @@ class StackConfig:
         """Whether the stack runs its own broker: no KAFKA_BOOTSTRAP_SERVERS names another."""
         return not self.env.get("KAFKA_BOOTSTRAP_SERVERS")
 
+    @property
+    def api_ports(self) -> dict[str, int]:
+        """The services that serve HTTP on a port of their own, not on a health port."""
+        return {"bff": self.bff_port, "psp-sim": self.psp_port, "saas-demo": self.saas_port}
+
     @classmethod
     def on_free_ports(
         cls, data_dir: Path, env: Mapping[str, str], *, fresh: bool = False, partitions: int = 6
@@ -404,12 +409,7 @@ class Stack:
 
     def _check_ports_free(self) -> None:
         """Up front, so a port in use is named before anything starts, not found in a log."""
-        ports = {
-            "bff": self.config.bff_port,
-            "psp-sim": self.config.psp_port,
-            "saas-demo": self.config.saas_port,
-        }
-        ports.update(self.config.health_ports)
+        ports = {**self.config.api_ports, **self.config.health_ports}
         if self.config.embeds_broker:
             ports["broker"] = self.config.kafka_port
         for owner, port in ports.items():

@@ -4,15 +4,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from fastapi.responses import JSONResponse
 
-if TYPE_CHECKING:
-    from bff.domain.idempotency import Answer
+from bff.api.models import PaymentAccepted
+from bff.domain.idempotency import Answer
+from bff.domain.status import PaymentStatus
 
 # How soon a polling frontend should ask again: the happy path takes a few hundred ms.
 RETRY_AFTER_SECONDS = "1"
+
+
+def payment_accepted(payment_id: str, status_url: str) -> Answer:
+    """The answer to a new payment, stored with its idempotency key: PROCESSING, and where to
+    follow it."""
+    body = PaymentAccepted(
+        payment_id=payment_id, status=PaymentStatus.PROCESSING, status_url=status_url
+    )
+    return Answer(202, body.model_dump(mode="json"))
 
 
 def accepted(answer: Answer, *, replayed: bool) -> JSONResponse:

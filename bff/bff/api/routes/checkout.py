@@ -14,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
 
-from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id
+from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id, payment_accepted
 from bff.api.checkout_models import CheckoutPaymentRequest, CheckoutView
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
@@ -38,7 +38,7 @@ from bff.api.responses import (
     refused,
 )
 from bff.domain.errors import CheckoutSessionNotFound
-from bff.domain.idempotency import Answer, fingerprint, replay
+from bff.domain.idempotency import fingerprint, replay
 from bff.domain.status import PaymentStatus
 from paykit.messages import Trace
 
@@ -133,12 +133,7 @@ def pay_checkout(
         # Locked first: two clicks take turns, and the second sees what the first did.
         checkout = _opened(uow, session_id, key, for_update=True)
         status_url = f"{CHECKOUT_API_PREFIX}/{checkout.session_id}"
-        answer = Answer(
-            202,
-            PaymentAccepted(
-                payment_id=payment_id, status=PaymentStatus.PROCESSING, status_url=status_url
-            ).model_dump(mode="json"),
-        )
+        answer = payment_accepted(payment_id, status_url)
         # Keys are the backend's (the session's client) and scoped to the session.
         scoped_key = f"checkout:{checkout.session_id}:{idempotency_key}"
         request_fingerprint = fingerprint(body.model_dump(mode="json"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import APIRouter, Response
 
-from bff.api.answers import accepted, canonical_id
+from bff.api.answers import accepted, canonical_id, payment_accepted
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
@@ -25,9 +25,8 @@ from bff.api.responses import (
     refused,
 )
 from bff.domain.errors import PaymentNotFound
-from bff.domain.idempotency import Answer, fingerprint, replay
+from bff.domain.idempotency import fingerprint, replay
 from bff.domain.payment import Payment
-from bff.domain.status import PaymentStatus
 from paykit.messages import Trace
 
 if TYPE_CHECKING:
@@ -54,14 +53,7 @@ def create_payment(
     """Accepts a payment and answers at once; `status_url` shows how it goes."""
     request_fingerprint = fingerprint(body.model_dump(mode="json"))
     payment_id = str(uuid.uuid4())
-    answer = Answer(
-        202,
-        PaymentAccepted(
-            payment_id=payment_id,
-            status=PaymentStatus.PROCESSING,
-            status_url=f"{router.prefix}/{payment_id}",
-        ).model_dump(mode="json"),
-    )
+    answer = payment_accepted(payment_id, f"{router.prefix}/{payment_id}")
     with uow:
         # The key is claimed first, in the payment's transaction: a concurrent twin waits on
         # it, and a failure anywhere after leaves neither key nor payment behind.
