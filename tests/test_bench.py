@@ -6,6 +6,7 @@ the outage."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from payctl.bench.flows import Load, ask_again_unanswered
 from payctl.bench.openloop import Sent
 from payctl.cli import main
 from payctl.load import Kind, planned_payment
-from payctl.services import SERVICE_NAMES
+from payctl.services import CONSUMER_SERVICES, SERVICE_NAMES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,15 +31,20 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-def test_bench_compares_both_flows_through_a_provider_outage(tmp_path: Path) -> None:
+def test_bench_finds_both_ceilings_then_compares_the_flows_through_a_provider_outage(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "result"
     result = CliRunner().invoke(
         main,
         [
             "bench",
-            "--rate", "10",
+            "--ceiling",
+            "--ceiling-steps", "2",
+            "--step-duration", "3",
+            "--rate", "4",
             "--duration", "4",
-            "--provider-latency-ms", "20",
+            "--provider-latency", "20",
             "--outage", "2",
             "--seed", "11",
             "--no-progress",
@@ -50,22 +56,53 @@ def test_bench_compares_both_flows_through_a_provider_outage(tmp_path: Path) -> 
 
     assert result.exit_code == 0, result.output
     document = json.loads((out / "result.json").read_text())
+    found = json.loads((out / "ceiling.json").read_text())
+    # Two steps per flow, then both flows at 80 % of the async ceiling (at least the floor).
+    for flow in ("async", "sync"):
+        assert len(found["flows"][flow]["steps"]) == 2
+    rate = max(1.0, round(0.8 * found["flows"]["async"]["ceiling_per_s"], 2))
+    assert document["config"]["rate"] == rate
+    assert "async_over_sync_ceiling" in found["ratios"]
+    assert found["at_80_percent_of_async_ceiling"]["sync"]["rate"] == rate
+    assert (out / "ceiling.png").read_bytes()[:4] == b"\x89PNG"
+    assert "async ceiling" in result.output
+
     asynchronous = document["flows"]["async"]["summary"]
     synchronous = document["flows"]["sync"]["summary"]
-    assert asynchronous["requests"] == synchronous["requests"] == 40
+    requests = document["config"]["payments_per_flow"]
+    assert asynchronous["requests"] == synchronous["requests"] == requests
     # This design takes every payment while the provider is down, and finishes each later.
-    assert asynchronous["accepted"] == asynchronous["completed"] == 40
+    assert asynchronous["accepted"] == asynchronous["completed"] == requests
     assert asynchronous["failed"] == 0
+    # The audit accounts for every payment the stack took, the ceiling steps' too.
     assert asynchronous["ledger"]["exactly_once"], asynchronous["ledger"]
-    assert asynchronous["to_captured_ms"]["count"] == 40
-    assert asynchronous["to_order_confirmed_ms"]["count"] == 40
+    assert asynchronous["ledger"]["payments_audited"] > requests
+    assert asynchronous["to_captured_ms"]["count"] == requests
+    assert asynchronous["to_order_confirmed_ms"]["count"] == requests
     # The synchronous checkout has nothing to fall back on.
     assert synchronous["errors"].get("provider_unavailable", 0) > 0
-    assert synchronous["completed"] == synchronous["accepted"] < 40
+    assert synchronous["completed"] == synchronous["accepted"] < requests
     assert synchronous["ledger"]["exactly_once"], synchronous["ledger"]
     assert "ratios_sync_over_async" in document
     assert (out / "result.png").read_bytes()[:4] == b"\x89PNG"
     assert "click→CAPTURED p99 ms" in result.output
+    # CPU per captured payment, by process: every process on each flow's path did some work.
+    cpu = {flow: document["flows"][flow]["summary"]["cpu_ms_per_captured_payment"]
+           for flow in ("async", "sync")}  # fmt: skip
+    # (The broker and PostgreSQL are the bench's own unless the suite runs against servers
+    # given in the environment.)
+    servers = [s for s, v in (("kafka", "KAFKA_BOOTSTRAP_SERVERS"), ("postgres", "DATABASE_URL"))
+               if v not in os.environ]  # fmt: skip
+    for process in ("bff", "bff-projector", *CONSUMER_SERVICES, "psp-sim", *servers):
+        assert cpu["async"][process] > 0, process
+    for process in ("baseline", "psp-sim", *servers):
+        assert cpu["sync"][process] > 0, process
+    assert "bff" not in cpu["sync"]  # stopped while the synchronous flow runs
+    assert cpu["async"]["stack"] == pytest.approx(
+        sum(v for k, v in cpu["async"].items() if k not in ("stack", "load generator", "machine")),
+        abs=0.1,
+    )
+    assert "CPU ms per captured payment" in result.output
 
 
 def test_a_request_that_got_no_answer_is_asked_again_with_its_key(stack: Stack) -> None:

@@ -1,11 +1,10 @@
 """The baseline beside a running stack: its own database on the stack's PostgreSQL server, the
 stack's psp-sim, a port of its own. Started like the stack's services (its log is
-`logs/baseline.log`), and stopped by whoever started it: `with running_baseline(stack) as url:`,
+`logs/baseline.log`), and stopped by whoever started it: `with start_baseline(stack) as baseline:`,
 or `start_baseline(stack)` and `stop()`."""
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 from typing import TYPE_CHECKING, Self
@@ -19,7 +18,6 @@ from payctl.process import ServiceProcess, wait_healthy
 from payctl.services import HOST
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from types import TracebackType
 
     from payctl.stack import Stack
@@ -88,10 +86,3 @@ def start_baseline(stack: Stack, *, workers: int = 1, port: int | None = None) -
         process.stop(signal.SIGTERM, stack.config.stop_timeout)
         raise
     return Baseline(process, url, database_url, stack.config.stop_timeout)
-
-
-@contextlib.contextmanager
-def running_baseline(stack: Stack, *, workers: int = 1) -> Iterator[str]:
-    """The baseline's URL while it runs; stopped on the way out."""
-    with start_baseline(stack, workers=workers) as baseline:
-        yield baseline.url

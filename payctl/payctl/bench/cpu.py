@@ -4,22 +4,30 @@ shared machine, and it says where the time goes."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from payctl.stack import Stack
+
+T = TypeVar("T")
+
+# What the window cost outside the stack's processes: the bench's own client, and the machine.
+LOAD_GENERATOR = "load generator"
 
 
 @dataclass(frozen=True)
 class CpuUsage:
     seconds: float  # the wall-clock window
     by_process: dict[str, float]  # CPU seconds spent in it, per stack process
+    load_generator: float = 0.0  # CPU seconds of this process (the client), not in by_process
+    machine: float = 0.0  # CPU seconds of every process on the machine, from /proc/stat
 
     @property
     def total(self) -> float:
@@ -36,12 +44,28 @@ class CpuUsage:
         lines.append(f"{'whole stack':<22} {self.share_of_a_core():6.2f} % of one core")
         return "\n".join(lines)
 
+    def per_payment_ms(self, payments: int) -> dict[str, float]:
+        """Milliseconds of CPU per payment: each stack process, the whole stack, the load
+        generator and the whole machine (everything that ran, the client included)."""
+        if payments <= 0:
+            return {}
+        ms = {name: round(1000 * used / payments, 2) for name, used in self.by_process.items()}
+        ms = dict(sorted(ms.items(), key=lambda row: -row[1]))
+        ms["stack"] = round(1000 * self.total / payments, 2)
+        ms[LOAD_GENERATOR] = round(1000 * self.load_generator / payments, 2)
+        ms["machine"] = round(1000 * self.machine / payments, 2)
+        return ms
 
-def stack_processes(stack: Stack) -> dict[str, list[psutil.Process]]:
-    """Each process of the stack with its descendants, by the name payctl gives it."""
-    roots = {name: stack.pid(name) for name in stack.process_names}
+
+def stack_processes(
+    stack: Stack, extra: Mapping[str, int] | None = None
+) -> dict[str, list[psutil.Process]]:
+    """Each process of the stack (and of `extra`: name -> pid) with its descendants, by the name
+    payctl gives it; the root first."""
+    roots: dict[str, int | None] = {name: stack.pid(name) for name in stack.process_names}
     roots["kafka"] = stack.broker_pid
     roots["postgres"] = stack.postgres_pid
+    roots.update(extra or {})
     found: dict[str, list[psutil.Process]] = {}
     for name, pid in roots.items():
         if pid is None:
@@ -54,28 +78,62 @@ def stack_processes(stack: Stack) -> dict[str, list[psutil.Process]]:
     return found
 
 
-def _cpu_by_pid(stack: Stack) -> dict[str, dict[int, float]]:
-    taken: dict[str, dict[int, float]] = {}
-    for name, processes in stack_processes(stack).items():
-        for process in processes:
+@dataclass(frozen=True)
+class _Sample:
+    by_pid: dict[str, dict[int, float]]  # name -> pid -> CPU seconds of that process
+    reaped: dict[str, float]  # name -> CPU seconds of the root's children it waited for
+
+
+def _sample(stack: Stack, extra: Mapping[str, int] | None) -> _Sample:
+    by_pid: dict[str, dict[int, float]] = {}
+    reaped: dict[str, float] = {}
+    for name, processes in stack_processes(stack, extra).items():
+        for n, process in enumerate(processes):
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            taken.setdefault(name, {})[process.pid] = times.user + times.system
-    return taken
+            by_pid.setdefault(name, {})[process.pid] = times.user + times.system
+            if n == 0:
+                reaped[name] = times.children_user + times.children_system
+    return _Sample(by_pid, reaped)
 
 
-def measure(stack: Stack, during: Callable[[], object]) -> CpuUsage:
-    """The CPU each stack process uses while `during()` runs. A process that starts meanwhile
-    (a new database connection) counts from its start; one that ends meanwhile is left out."""
-    before = _cpu_by_pid(stack)
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _machine_cpu() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times)) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def measure(
+    stack: Stack, during: Callable[[], object], extra: Mapping[str, int] | None = None
+) -> CpuUsage:
+    """The CPU each stack process (and each of `extra`, name -> pid) uses while `during()` runs.
+    A process that starts meanwhile (a new database connection) counts from its start; one that
+    ends meanwhile counts through the root that waited for it (PostgreSQL's backends, uvicorn's
+    workers), less what it had used before the window."""
+    return measure_returning(stack, during, extra)[1]
+
+
+def measure_returning(
+    stack: Stack, during: Callable[[], T], extra: Mapping[str, int] | None = None
+) -> tuple[T, CpuUsage]:
+    """`measure`, and what `during()` returned."""
+    before, own, machine = _sample(stack, extra), _own_cpu(), _machine_cpu()
     started = time.monotonic()
-    during()
-    after = _cpu_by_pid(stack)
+    result = during()
+    after = _sample(stack, extra)
     elapsed = time.monotonic() - started
-    used = {
-        name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
-        for name, pids in after.items()
-    }
-    return CpuUsage(elapsed, used)
+    own, machine = _own_cpu() - own, _machine_cpu() - machine
+    used: dict[str, float] = {}
+    for name, pids in after.by_pid.items():
+        earlier = before.by_pid.get(name, {})
+        live = sum(cpu - earlier.get(pid, 0.0) for pid, cpu in pids.items())
+        gone = sum(cpu for pid, cpu in earlier.items() if pid not in pids)
+        reaped = after.reaped.get(name, 0.0) - before.reaped.get(name, 0.0)
+        used[name] = live + max(0.0, reaped - gone)
+    return result, CpuUsage(elapsed, used, load_generator=own, machine=machine)

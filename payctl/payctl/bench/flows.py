@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from tqdm import tqdm
 
+from payctl.bench.cpu import measure_returning
 from payctl.bench.ledger import audit_sync_ledger
 from payctl.bench.openloop import CLIENT_OVERLOADED, Sent, drive
 from payctl.bench.profile import Profiler
@@ -24,9 +25,11 @@ from psp_sim import admin_client
 from psp_sim.behaviour import Failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
     from pathlib import Path
 
+    from payctl.baseline.launch import Baseline
+    from payctl.bench.cpu import CpuUsage
     from payctl.load import PlannedPayment
     from payctl.stack import Stack
 
@@ -56,33 +59,57 @@ class Load:
         return begin, begin + self.outage_seconds
 
 
-def run_async_flow(stack: Stack, load: Load) -> FlowResult:
+def run_async_flow(
+    stack: Stack, load: Load, *, audit: bool = True, earlier: Collection[str] = ()
+) -> FlowResult:
+    """The load through the BFF, until every accepted payment ended; with `audit`, the ledger
+    of every service is checked once the stack is at rest, for these payments and the `earlier`
+    ones this stack took (every payment in it must be accounted for). The CPU counted is the
+    stack's from the first request until the last payment ended."""
     watcher = MilestoneWatcher(stack.bootstrap)
     watcher.start()
-    try:
-        auth = {"Authorization": f"Bearer {stack.token}"}
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    drained: float | None = None
+    unanswered: dict[str, tuple[float, float]] = {}
+
+    def load_and_drain() -> Driven:
+        nonlocal drained, unanswered
         driven = _drive(stack, load, f"{stack.bff_url}/v1/payments", 202, auth, "async")
-        accepted = _accepted(driven.sent, 202)
         unanswered = ask_again_unanswered(stack.bff_url, auth, load, driven.sent)
-        drained = _wait_drained(accepted | unanswered, watcher.done, load)
+        drained = _wait_drained(_accepted(driven.sent, 202) | unanswered, watcher.done, load)
+        return driven
+
+    try:
+        driven, cpu = measure_returning(stack, load_and_drain)
     finally:
         watcher.stop()
-    # The ledger is read once the stack is at rest: every payment settled in the BFF, nothing
-    # left in an outbox or on the retry schedule.
-    every = [*accepted, *unanswered]
-    wait_at_rest(stack, every, load.drain_timeout)
-    report = audit_stack(stack, dict.fromkeys(every, "CAPTURED"))
-    ledger = {
-        "exactly_once": report.passed,
-        "payments_audited": report.payments,
-        "unanswered_then_replayed": len(unanswered),
-        "violations": [str(v) for v in report.violations[:20]],
-    }
-    return _result("async", driven, accepted, watcher.seen, load, drained, ledger)
+    accepted = _accepted(driven.sent, 202)
+    ledger: dict[str, object] = {"unanswered_then_replayed": len(unanswered)}
+    if audit:
+        # The ledger is read once the stack is at rest: every payment settled in the BFF,
+        # nothing left in an outbox or on the retry schedule.
+        every = [*earlier, *accepted, *unanswered]
+        wait_at_rest(stack, every, load.drain_timeout)
+        report = audit_stack(stack, dict.fromkeys(every, "CAPTURED"))
+        ledger |= {
+            "exactly_once": report.passed,
+            "payments_audited": report.payments,
+            "violations": [str(v) for v in report.violations[:20]],
+        }
+    result = _result("async", driven, accepted, watcher.seen, load, drained, ledger, cpu)
+    result.unanswered = tuple(unanswered)
+    return result
 
 
-def run_sync_flow(stack: Stack, baseline_url: str, load: Load) -> FlowResult:
-    driven = _drive(stack, load, f"{baseline_url}/v1/checkout", 200, {}, "sync")
+def run_sync_flow(stack: Stack, baseline: Baseline, load: Load) -> FlowResult:
+    """The load through the synchronous checkout; its answers are the captures. The CPU counted
+    is the stack's and the baseline's while the load runs."""
+    baseline_pid = baseline.process.pid
+    driven, cpu = measure_returning(
+        stack,
+        lambda: _drive(stack, load, f"{baseline.url}/v1/checkout", 200, {}, "sync"),
+        extra={"baseline": baseline_pid} if baseline_pid is not None else None,
+    )
     accepted = _accepted(driven.sent, 200)
     # Everything happened inside the request: the answer is the capture, and the server says how
     # long before it the order was confirmed.
@@ -95,7 +122,7 @@ def run_sync_flow(stack: Stack, baseline_url: str, load: Load) -> FlowResult:
             milestones[ORDER_CONFIRMED][pid] = s.answered - waited
     lines_of = {p.key: len(p.body["lines"]) for p in load.plans}
     ledger = audit_sync_ledger(stack.database_url("psp"), driven.sent, lines_of)
-    return _result("sync", driven, accepted, milestones, load, driven.load_end, ledger)
+    return _result("sync", driven, accepted, milestones, load, driven.load_end, ledger, cpu)
 
 
 @dataclass(frozen=True)
@@ -220,6 +247,7 @@ def _result(
     load: Load,
     drained: float | None,
     ledger: dict[str, object],
+    cpu: CpuUsage,
 ) -> FlowResult:
     window = load.outage_window
     started, load_end = driven.started, driven.load_end
@@ -242,4 +270,5 @@ def _result(
         ),
         ledger=dict(ledger),
         profile=driven.profile,
+        cpu=cpu,
     )

@@ -64,3 +64,36 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_ceiling(found: dict[str, Any], path: Path) -> None:
+    """Latency against offered rate, one colour per flow: click→CAPTURED p50 and p99 and the
+    accept p99 of every step, the p99 limit and each flow's ceiling."""
+    fig, axis = plt.subplots(figsize=(10, 6))
+    for name, flow in found["flows"].items():
+        colour = COLOURS.get(name)
+        steps = flow["steps"]
+        rates = [s["rate"] for s in steps]
+        for key, style, label in (
+            ("to_captured_p99_ms", "-", "click→CAPTURED p99"),
+            ("to_captured_p50_ms", "--", "click→CAPTURED p50"),
+            ("accept_p99_ms", ":", "accept p99"),
+        ):
+            values = _series([s[key] for s in steps])
+            axis.plot(rates, values, style, marker="o", color=colour, label=f"{name}: {label}")
+        axis.axvline(flow["ceiling_per_s"], color=colour, linewidth=0.8, alpha=0.6)
+    axis.axhline(found["criteria"]["click_to_captured_p99_below_ms"], color="grey", linewidth=0.8)
+    axis.set_yscale("log")
+    axis.set_xlabel("offered payments per second")
+    axis.set_ylabel("latency, ms (log)")
+    axis.legend(loc="upper left", fontsize="small")
+    config, machine = found["config"], found["machine"]
+    ceilings = ", ".join(f"{n} {f['ceiling_per_s']:g}/s" for n, f in found["flows"].items())
+    fig.suptitle(
+        f"payctl bench --ceiling: provider latency {config['provider_latency_ms']} ms; "
+        f"ceilings (p99 < 2 s, no backlog): {ceilings}\n"
+        f"{machine['cpus']} cores, {machine['memory_gib']} GiB"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -7,7 +7,10 @@ import os
 import platform
 from typing import TYPE_CHECKING, Any
 
+from payctl.bench.ceiling import KEEPING_UP, P99_LIMIT_MS, ratios
+
 if TYPE_CHECKING:
+    from payctl.bench.ceiling import Search
     from payctl.bench.stats import FlowResult
 
 # (label, path into a flow's summary); the ratio column is sync / async.
@@ -65,6 +68,7 @@ def result_document(config: dict[str, Any], flows: list[FlowResult]) -> dict[str
 
 
 def table(document: dict[str, Any]) -> str:
+    """The comparison, then CPU milliseconds per captured payment by process."""
     flows: dict[str, Any] = document["flows"]
     names = list(flows)
     ratio = "sync" in flows and "async" in flows
@@ -78,6 +82,21 @@ def table(document: dict[str, Any]) -> str:
         if ratio:
             row.append(_cell(document["ratios_sync_over_async"].get(label)))
         rows.append(row)
+    cpu = {n: flows[n]["summary"].get("cpu_ms_per_captured_payment") or {} for n in names}
+    processes = list(dict.fromkeys(p for n in names for p in cpu[n]))
+    if processes:
+        rows.append(["CPU ms per captured payment", *([""] * (len(header) - 1))])
+        for process in processes:
+            values = [cpu[n].get(process) for n in names]
+            row = [f"  {process}", *("-" if v is None else f"{v:,.2f}" for v in values)]
+            if ratio:
+                row.append(_cell(_ratio(values[names.index("sync")], values[names.index("async")])))
+            rows.append(row)
+    return _aligned(rows)
+
+
+def _aligned(rows: list[list[str]]) -> str:
+    header = rows[0]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(
@@ -113,3 +132,51 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def ceiling_document(measured: dict[str, Any], searches: dict[str, Search]) -> dict[str, Any]:
+    """The ceiling search's result: each flow's steps and ceiling, both flows' summaries at
+    80 % of the async ceiling (`measured`, the result document of that run) and the ratios."""
+    at_80 = {name: flow["summary"] for name, flow in measured["flows"].items()}
+    return {
+        "machine": measured["machine"],
+        "config": measured["config"],
+        "criteria": {
+            "click_to_captured_p99_below_ms": P99_LIMIT_MS,
+            "captured_share_of_offered_second_half_at_least": KEEPING_UP,
+            "no_failed_requests": True,
+        },
+        "flows": {name: found.document() for name, found in searches.items()},
+        "at_80_percent_of_async_ceiling": {
+            name: {
+                "rate": measured["config"]["rate"],
+                "accept_ms": summary["accept_ms"],
+                "to_captured_ms": summary.get("to_captured_ms", {}),
+                "throughput_per_s": summary["throughput_per_s"],
+                "failed": summary["failed"],
+                "cpu_ms_per_captured_payment": summary["cpu_ms_per_captured_payment"],
+            }
+            for name, summary in at_80.items()
+        },
+        "ratios": ratios(searches, at_80),
+    }
+
+
+def ceiling_table(found: dict[str, Any]) -> str:
+    rows = [["ceiling search", "rate /s", "sustained", "click→CAPTURED p99 ms", "CPU ms/payment"]]
+    for name, flow in found["flows"].items():
+        for step in flow["steps"]:
+            cpu = step["cpu_ms_per_captured_payment"].get("stack")
+            rows.append(
+                [
+                    f"  {name}",
+                    _cell(step["rate"]),
+                    "yes" if step["sustained"] else f"no: {step['why']}",
+                    _cell(step["to_captured_p99_ms"]),
+                    _cell(cpu),
+                ]
+            )
+        rows.append([f"{name} ceiling", _cell(flow["ceiling_per_s"]), "", "", ""])
+    for label, value in found["ratios"].items():
+        rows.append([label.replace("_", " "), _cell(value), "", "", ""])
+    return _aligned(rows)

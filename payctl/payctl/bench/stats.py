@@ -12,6 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from payctl.bench.cpu import CpuUsage
     from payctl.bench.openloop import Sent
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99}
@@ -48,6 +49,9 @@ class FlowResult:
     drain_after_outage_seconds: float | None = None
     ledger: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)  # process -> its top functions
+    cpu: CpuUsage | None = None  # the stack's processes while the flow ran
+    # Payments whose request got no answer, taken when asked again: finished, not counted.
+    unanswered: tuple[str, ...] = ()
 
     @property
     def completed(self) -> int:
@@ -85,7 +89,22 @@ class FlowResult:
             "outage_seconds": list(self.outage) if self.outage else None,
             "drain_after_outage_seconds": _rounded(self.drain_after_outage_seconds),
             "ledger": self.ledger,
+            # Per payment that reached CAPTURED: what the whole flow cost, divided by what it
+            # delivered.
+            "cpu_ms_per_captured_payment": (
+                self.cpu.per_payment_ms(self.completed) if self.cpu is not None else {}
+            ),
+            "cpu_seconds": self._cpu_seconds(),
             "profile": self.profile,
+        }
+
+    def _cpu_seconds(self) -> dict[str, float]:
+        if self.cpu is None:
+            return {}
+        return {
+            "window": round(self.cpu.seconds, 2),
+            "stack": round(self.cpu.total, 2),
+            "machine": round(self.cpu.machine, 2),
         }
 
     def timeline(self) -> dict[str, list[Any]]:
