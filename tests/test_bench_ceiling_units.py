@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from payctl.bench.ceiling import P99_LIMIT_MS, judge, search
-from payctl.bench.cpu import CpuUsage
+from payctl.bench.cpu import CpuUsage, database_of
 from payctl.bench.openloop import Sent
 from payctl.bench.plot import plot_ceiling
 from payctl.bench.report import ceiling_document, ceiling_table, result_document, table
@@ -111,6 +111,16 @@ def test_cpu_is_reported_per_captured_payment_by_process_with_the_stack_and_mach
         "machine": 10.0,
     }
     assert usage.per_payment_ms(0) == {}
+
+
+def test_postgres_backends_count_as_their_database_and_the_servers_own_processes_as_postgres() -> (
+    None
+):
+    assert database_of("postgres: postgres psp [local] idle") == "psp"
+    assert database_of("postgres: app bff 127.0.0.1(51234) idle in transaction") == "bff"
+    assert database_of("postgres: autovacuum worker capture") == "capture"
+    for own in ("postgres: checkpointer ", "postgres: io worker 0", "postgres: walwriter "):
+        assert database_of(own) is None
 
 
 def test_the_flow_table_has_cpu_per_captured_payment_by_process() -> None:

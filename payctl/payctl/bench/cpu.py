@@ -5,6 +5,7 @@ shared machine, and it says where the time goes."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -78,25 +79,42 @@ def stack_processes(
     return found
 
 
+# PostgreSQL titles a backend "postgres: USER DATABASE HOST STATE" and an autovacuum worker
+# "postgres: autovacuum worker DATABASE": its CPU is that database's, i.e. its service's share.
+_BACKEND = re.compile(r"postgres: (?:autovacuum worker (\S+)|\S+ (\S+) (?:\[local\]|\S+\(\d+\)))")
+
+
 @dataclass(frozen=True)
 class _Sample:
     by_pid: dict[str, dict[int, float]]  # name -> pid -> CPU seconds of that process
     reaped: dict[str, float]  # name -> CPU seconds of the root's children it waited for
+    labels: dict[int, str]  # pid -> the name its CPU is reported under, when not its root's
 
 
 def _sample(stack: Stack, extra: Mapping[str, int] | None) -> _Sample:
     by_pid: dict[str, dict[int, float]] = {}
     reaped: dict[str, float] = {}
+    labels: dict[int, str] = {}
     for name, processes in stack_processes(stack, extra).items():
         for n, process in enumerate(processes):
             try:
                 times = process.cpu_times()
-            except psutil.NoSuchProcess:
+                title = " ".join(process.cmdline()) if name == "postgres" and n else ""
+            except psutil.Error:
                 continue
             by_pid.setdefault(name, {})[process.pid] = times.user + times.system
             if n == 0:
                 reaped[name] = times.children_user + times.children_system
-    return _Sample(by_pid, reaped)
+            if database := database_of(title):
+                labels[process.pid] = f"postgres {database}"
+    return _Sample(by_pid, reaped, labels)
+
+
+def database_of(title: str) -> str | None:
+    """The database a PostgreSQL process works for, from its process title; None for the
+    server's own processes."""
+    backend = _BACKEND.match(title)
+    return (backend.group(1) or backend.group(2)) if backend else None
 
 
 def _own_cpu() -> float:
@@ -115,7 +133,9 @@ def measure(
     """The CPU each stack process (and each of `extra`, name -> pid) uses while `during()` runs.
     A process that starts meanwhile (a new database connection) counts from its start; one that
     ends meanwhile counts through the root that waited for it (PostgreSQL's backends, uvicorn's
-    workers), less what it had used before the window."""
+    workers), less what it had used before the window. PostgreSQL's backends count under
+    "postgres DATABASE" (a service's share); the server's own processes, and backends that
+    ended, under "postgres"."""
     return measure_returning(stack, during, extra)[1]
 
 
@@ -132,8 +152,11 @@ def measure_returning(
     used: dict[str, float] = {}
     for name, pids in after.by_pid.items():
         earlier = before.by_pid.get(name, {})
-        live = sum(cpu - earlier.get(pid, 0.0) for pid, cpu in pids.items())
+        used.setdefault(name, 0.0)
+        for pid, cpu in pids.items():
+            label = after.labels.get(pid, name)
+            used[label] = used.get(label, 0.0) + cpu - earlier.get(pid, 0.0)
         gone = sum(cpu for pid, cpu in earlier.items() if pid not in pids)
         reaped = after.reaped.get(name, 0.0) - before.reaped.get(name, 0.0)
-        used[name] = live + max(0.0, reaped - gone)
+        used[name] += max(0.0, reaped - gone)
     return result, CpuUsage(elapsed, used, load_generator=own, machine=machine)
