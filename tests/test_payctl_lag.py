@@ -19,6 +19,7 @@ from payctl.embedded import free_port, wait_for
 from payctl.ops.groups import GROUPS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from payctl.stack import Stack
@@ -70,7 +71,18 @@ def test_a_stopped_consumer_shows_lag_and_the_age_of_its_oldest_message(stack: S
     assert capture_group(stack)["members"] >= 1
 
 
-def test_watch_redraws_until_ctrl_c_and_exits_0(stack: Stack, tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# A background job of a non-interactive shell (`make test &`, nohup, a CI runner) starts with
+# SIGINT ignored; Ctrl-C must end the watch however it was started.
+@pytest.mark.parametrize(
+    "started_with", [None, _ignore_sigint], ids=["from a terminal", "as a background job"]
+)
+def test_watch_redraws_until_ctrl_c_and_exits_0(
+    stack: Stack, tmp_path: Path, started_with: Callable[[], None] | None
+) -> None:
     shown = tmp_path / "watch.out"
     with shown.open("w") as out:
         watching = subprocess.Popen(
@@ -87,6 +99,7 @@ def test_watch_redraws_until_ctrl_c_and_exits_0(stack: Stack, tmp_path: Path) ->
             env={**os.environ, **ops_env(stack)},
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=started_with,
         )
         try:
             wait_for(lambda: shown.read_text().count("every 0.5s") >= 2, 60, "two redraws")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from payctl.bench.plot import plot, plot_ceiling
 from payctl.bench.report import ceiling_document, ceiling_table, result_document, table
 from payctl.cli_logging import configure_cli_logging
 from payctl.errors import StackError
+from payctl.interrupts import interrupted_by_ctrl_c
 from payctl.load import Kind, planned_payment
 from payctl.services import (
     BFF_WORKERS,
@@ -223,7 +223,6 @@ def bench(
     stack = _stack(data_dir, partitions, provider_latency_ms)
     results: list[FlowResult] = []
     searches: dict[str, Search] = {}
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     def run_flow(name: str, baseline: Baseline | None) -> None:
         """The ceiling search first if asked, then the measured run."""
@@ -260,25 +259,26 @@ def bench(
         else:
             results.append(run_sync_flow(stack, baseline, load))
 
-    try:
-        stack.start()
-        if instances > 1:
-            stack.start_instances(
-                (service, i) for service in CONSUMER_SERVICES for i in range(1, instances)
-            )
-        if "async" in flows:
-            run_flow("async", None)
-        if "sync" in flows:
-            for name in stack.process_names:
-                if name.startswith(ASYNC_PROCESSES):
-                    stack.stop_service(name)
-            with start_baseline(stack, workers=BFF_WORKERS) as baseline:
-                run_flow("sync", baseline)
-    except StackError as e:
-        raise click.ClickException(str(e)) from None
-    finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+    # SIGTERM too: the stack is stopped on the way out whichever signal ends the run.
+    with interrupted_by_ctrl_c(also_sigterm=True):
+        try:
+            stack.start()
+            if instances > 1:
+                stack.start_instances(
+                    (service, i) for service in CONSUMER_SERVICES for i in range(1, instances)
+                )
+            if "async" in flows:
+                run_flow("async", None)
+            if "sync" in flows:
+                for name in stack.process_names:
+                    if name.startswith(ASYNC_PROCESSES):
+                        stack.stop_service(name)
+                with start_baseline(stack, workers=BFF_WORKERS) as baseline:
+                    run_flow("sync", baseline)
+        except StackError as e:
+            raise click.ClickException(str(e)) from None
+        finally:
+            stack.stop()
     document = result_document(config, results)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(document, indent=2))
@@ -317,15 +317,18 @@ def _echo_step(step: Step) -> None:
 
 def _idle(stack: Stack, seconds: float, out_dir: Path | None) -> None:
     """The CPU of a stack that has nothing to do, once its start-up work is over."""
-    try:
-        stack.start()
-        click.echo(f"idle stack: settling {IDLE_SETTLE_SECONDS:g} s, then measuring {seconds:g} s")
-        time.sleep(IDLE_SETTLE_SECONDS)
-        usage = measure(stack, lambda: time.sleep(seconds))
-    except StackError as e:
-        raise click.ClickException(str(e)) from None
-    finally:
-        stack.stop()
+    with interrupted_by_ctrl_c(also_sigterm=True):
+        try:
+            stack.start()
+            click.echo(
+                f"idle stack: settling {IDLE_SETTLE_SECONDS:g} s, then measuring {seconds:g} s"
+            )
+            time.sleep(IDLE_SETTLE_SECONDS)
+            usage = measure(stack, lambda: time.sleep(seconds))
+        except StackError as e:
+            raise click.ClickException(str(e)) from None
+        finally:
+            stack.stop()
     click.echo(usage.table())
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

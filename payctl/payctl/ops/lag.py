@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from payctl.interrupts import interrupted_by_ctrl_c
 from payctl.ops.command import data_dir_option, json_option, refusing, target_of
 from payctl.ops.groups import GROUPS, group_named
 from payctl.ops.lag_read import read_lag
@@ -56,13 +57,14 @@ def lag(group_name: str | None, watch: float | None, as_json: bool, data_dir: Pa
         click.echo(lag_table(read_lag(target, groups)))
         return
     try:
-        while True:
-            shown = lag_table(read_lag(target, groups))
-            if sys.stdout.isatty():
-                click.clear()
-            click.echo(f"{datetime.now(UTC).isoformat(timespec='seconds')}  every {watch:g}s")
-            click.echo(shown)
-            time.sleep(watch)
+        with interrupted_by_ctrl_c():
+            while True:
+                shown = lag_table(read_lag(target, groups))
+                if sys.stdout.isatty():
+                    click.clear()
+                click.echo(f"{datetime.now(UTC).isoformat(timespec='seconds')}  every {watch:g}s")
+                click.echo(shown)
+                time.sleep(watch)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a watch ends: not a failure
 
