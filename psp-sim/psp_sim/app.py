@@ -6,12 +6,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from paykit.db import sqlalchemy_url
 from psp_sim.api.errors import install_error_handlers
 from psp_sim.api.routes import admin, ops, provider
 from psp_sim.behaviour import Behaviour
+from psp_sim.database import connection_pool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -22,21 +21,15 @@ if TYPE_CHECKING:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The engine is made here, not at import: nothing connects until the server starts.
-        # An operation holds a connection only for its transaction (after the simulated
-        # latency): a few milliseconds, so 20 serve thousands of operations a second, and the
-        # overflow a backlog after a stall.
-        engine = create_async_engine(
-            sqlalchemy_url(settings.database_url),
-            pool_size=20,
-            max_overflow=20,
-            pool_pre_ping=True,
-        )
-        app.state.engine = engine
+        # Opened here, not at import: nothing connects until the server starts. It fills in the
+        # background, so the server starts (and answers /livez) with its database down.
+        pool = connection_pool(settings.database_url)
+        await pool.open()
+        app.state.pool = pool
         try:
             yield
         finally:
-            await engine.dispose()
+            await pool.close()
 
     app = FastAPI(
         title="psp-sim",
