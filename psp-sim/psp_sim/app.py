@@ -35,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
         title="psp-sim",
         summary="A simulated payment provider with Stripe-like rules",
         lifespan=lifespan,
+        # Nothing here exports OpenTelemetry; off, it costs no check per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.behaviour = Behaviour.from_settings(settings)
     app.include_router(provider.router)

@@ -165,7 +165,7 @@ async def _answer_once(
         REPLAYS.labels(kind).inc()
     else:
         OPERATIONS.labels(kind, str(answer.outcome)).inc()
-    log.info(
+    log.debug(
         "operation_replayed" if replayed else "operation_answered",
         kind=kind,
         idempotency_key=key,
