@@ -1,4 +1,5 @@
-"""The FastAPI application of the simulated provider; `create_app` is its one wiring point."""
+"""The ASGI application of the simulated provider: FastAPI, with its operation routes served in
+front of it (`api.operation_routes`); `create_app` is its one wiring point."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from psp_sim.api.errors import install_error_handlers
+from psp_sim.api.operation_routes import OperationRoutes
 from psp_sim.api.routes import admin, ops, provider
 from psp_sim.behaviour import Behaviour
 from psp_sim.database import connection_pool
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from psp_sim.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> OperationRoutes:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Opened here, not at import: nothing connects until the server starts. It fills in the
@@ -43,4 +45,4 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(admin.router)
     install_error_handlers(app)
-    return app
+    return OperationRoutes(app)

@@ -126,6 +126,15 @@ async def list_operations(query: Annotated[OperationQuery, Query()], pool: PoolD
     return Response(found, media_type=JSON)
 
 
+# Served by api.operation_routes, past FastAPI's per-request machinery.
+OPERATION_ENDPOINTS = {
+    create_authorization,
+    capture_authorization,
+    void_authorization,
+    refund_capture,
+}
+
+
 async def _answer_once(
     kind: Kind,
     request: Request,
