@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.routing import Match
 
-from psp_sim.api.errors import error
+from psp_sim.api.errors import database_unavailable, internal_error, rejected
 from psp_sim.api.routes import provider
 from psp_sim.database import UNAVAILABLE
+from psp_sim.errors import Rejection
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,14 +49,15 @@ class OperationRoutes:
         await self.app(scope, receive, send)
 
     async def _answer(self, route: APIRoute, request: Request) -> Response:
-        # The error answers FastAPI's handlers would give (api.errors); an endpoint answers
-        # its refusals itself.
+        # The answers FastAPI's exception handlers give (api.errors).
         try:
             response: Response = await route.endpoint(request, **request.path_params)
+        except Rejection as e:
+            return await rejected(request, e)
         except UNAVAILABLE as e:
-            log.warning("database_unavailable", error=repr(e)[:500])
-            return error(503, "database_unavailable", "The provider cannot reach its database")
-        except Exception:
+            return await database_unavailable(request, e)
+        except Exception as e:
+            # Logged as Starlette's error middleware logs what reaches it.
             log.exception("operation_failed", path=request.url.path)
-            return error(500, "internal_error", "The provider failed unexpectedly")
+            return await internal_error(request, e)
         return response
