@@ -1,4 +1,5 @@
-"""The FastAPI application of the simulated provider; `create_app` is its one wiring point."""
+"""The ASGI application of the simulated provider: FastAPI, with its operation routes served in
+front of it (`api.operation_routes`); `create_app` is its one wiring point."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from paykit.db import sqlalchemy_url
 from psp_sim.api.errors import install_error_handlers
+from psp_sim.api.operation_routes import OperationRoutes
 from psp_sim.api.routes import admin, ops, provider
 from psp_sim.behaviour import Behaviour
+from psp_sim.database import connection_pool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -19,33 +20,29 @@ if TYPE_CHECKING:
     from psp_sim.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> OperationRoutes:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The engine is made here, not at import: nothing connects until the server starts.
-        # An operation holds a connection only for its transaction (after the simulated
-        # latency): a few milliseconds, so 20 serve thousands of operations a second, and the
-        # overflow a backlog after a stall.
-        engine = create_async_engine(
-            sqlalchemy_url(settings.database_url),
-            pool_size=20,
-            max_overflow=20,
-            pool_pre_ping=True,
-        )
-        app.state.engine = engine
+        # Opened here, not at import: nothing connects until the server starts. It fills in the
+        # background, so the server starts (and answers /livez) with its database down.
+        pool = connection_pool(settings.database_url)
+        await pool.open()
+        app.state.pool = pool
         try:
             yield
         finally:
-            await engine.dispose()
+            await pool.close()
 
     app = FastAPI(
         title="psp-sim",
         summary="A simulated payment provider with Stripe-like rules",
         lifespan=lifespan,
+        # Nothing here exports OpenTelemetry; off, it costs no check per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.behaviour = Behaviour.from_settings(settings)
     app.include_router(provider.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
     install_error_handlers(app)
-    return app
+    return OperationRoutes(app)

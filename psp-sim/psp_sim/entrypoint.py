@@ -13,4 +13,10 @@ def main() -> None:
     settings = Settings()
     configure_logging("psp-sim", settings.log_level, settings.log_format)
     # log_config=None: uvicorn's own loggers go through the logging set up above.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=settings.access_log,
+    )

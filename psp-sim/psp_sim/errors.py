@@ -1,4 +1,8 @@
-"""The provider's named errors: each has the machine code and HTTP status its API answers with."""
+"""The provider's named errors: each has the machine code and HTTP status its API answers with.
+The refusals of the rules on the ledger (authorization_not_found, authorization_not_capturable,
+amount_exceeds_authorization, authorization_not_voidable, capture_not_found,
+refund_exceeds_capture) are answered by the operation functions in the database (migration 0003).
+"""
 
 from __future__ import annotations
 
@@ -30,33 +34,3 @@ class IdempotencyKeyReused(Rejection):
 
 class InvalidPaymentMethod(Rejection):
     code = "invalid_payment_method"
-
-
-class AuthorizationNotFound(Rejection):
-    code = "authorization_not_found"
-    http_status = 404
-
-
-class AmountExceedsAuthorization(Rejection):
-    code = "amount_exceeds_authorization"
-    http_status = 409
-
-
-class AuthorizationNotCapturable(Rejection):
-    code = "authorization_not_capturable"
-    http_status = 409
-
-
-class AuthorizationNotVoidable(Rejection):
-    code = "authorization_not_voidable"
-    http_status = 409
-
-
-class CaptureNotFound(Rejection):
-    code = "capture_not_found"
-    http_status = 404
-
-
-class RefundExceedsCapture(Rejection):
-    code = "refund_exceeds_capture"
-    http_status = 422

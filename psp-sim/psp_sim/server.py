@@ -35,7 +35,11 @@ class ThreadedServer:
     def __init__(self, settings: Settings) -> None:
         self.url = f"http://{settings.host}:{settings.port}"
         config = uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_config=None
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=settings.access_log,
         )
         self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name="psp-sim", daemon=True)

@@ -14,6 +14,8 @@ class Settings(RuntimeSettings):
     )
     host: str = Field("127.0.0.1", validation_alias="PSP_HOST")
     port: int = Field(8010, validation_alias="PSP_PORT")
+    # A line per request costs more CPU than the operation it logs; on when asked.
+    access_log: bool = Field(False, validation_alias="PSP_ACCESS_LOG")
     # The switches it starts with; the admin API changes them while it runs. PSP_FAILURE is
     # JSON in the admin API's shape, e.g. {"kind": "error_5xx", "rate": 0.05}.
     latency_ms: int = Field(50, ge=0, validation_alias="PSP_LATENCY_MS")

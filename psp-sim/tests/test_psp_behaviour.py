@@ -77,3 +77,13 @@ def test_a_bad_failure_in_the_environment_stops_the_start(monkeypatch: pytest.Mo
 
     with pytest.raises(ValidationError, match="PSP_FAILURE"):
         Settings()
+
+
+def test_the_access_log_is_off_unless_the_environment_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().access_log is False
+
+    monkeypatch.setenv("PSP_ACCESS_LOG", "true")
+
+    assert Settings().access_log is True

@@ -42,6 +42,17 @@ def test_metrics_count_operations_by_kind_and_outcome(psp: PspApi) -> None:
     assert 'psp_operations_total{kind="authorization",outcome="declined"}' in text
 
 
+def test_the_openapi_document_describes_the_operations(psp: PspApi) -> None:
+    paths = psp.http.get("/openapi.json").json()["paths"]
+
+    capture = paths["/v1/authorizations/{authorization_id}/capture"]["post"]
+    body = capture["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"amount_minor", "reference"}
+    assert body["additionalProperties"] is False
+    assert {"201", "404", "409"} <= set(capture["responses"])
+    assert {"/v1/authorizations", "/v1/captures/{capture_id}/refunds"} <= set(paths)
+
+
 def test_an_unknown_path_answers_with_the_error_shape(psp: PspApi) -> None:
     response = psp.http.get("/v1/nothing-here")
 

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from psp_sim.database import UNAVAILABLE
 from psp_sim.errors import Rejection
 
 if TYPE_CHECKING:
@@ -25,9 +24,13 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
+def rejection(e: Rejection) -> JSONResponse:
+    return error(e.http_status, e.code, e.message)
+
+
 async def rejected(_request: Request, e: Exception) -> JSONResponse:
     assert isinstance(e, Rejection)
-    return error(e.http_status, e.code, e.message)
+    return rejection(e)
 
 
 async def invalid(request: Request, e: Exception) -> JSONResponse:
@@ -59,6 +62,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Rejection, rejected)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+    for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(Exception, internal_error)

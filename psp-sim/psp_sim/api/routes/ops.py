@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from psycopg_pool import PoolTimeout
 
-from psp_sim.api.deps import EngineDep  # noqa: TC001 FastAPI resolves it at run time
+from psp_sim.api.deps import PoolDep  # noqa: TC001 FastAPI resolves it at run time
 
 router = APIRouter(tags=["ops"])
 
@@ -19,11 +19,11 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @router.get("/healthz")
-async def healthz(engine: EngineDep) -> JSONResponse:
+async def healthz(pool: PoolDep) -> JSONResponse:
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError, TimeoutError) as e:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), pool.connection() as conn:
+            await conn.execute("SELECT 1")
+    except (psycopg.Error, PoolTimeout, OSError, TimeoutError) as e:
         return JSONResponse(
             {
                 "status": "unavailable",
