@@ -189,14 +189,9 @@ def bench(
     rng = random.Random(seed)
     run = f"{rng.getrandbits(32):08x}"
 
-    def load_at(
-        rate: float,
-        seconds: float,
-        tag: str,
-        *,
-        show: bool = progress,
-        outage: float = outage_seconds,
-    ) -> Load:
+    def load_at(rate: float, seconds: float, tag: str, *, step: bool = False) -> Load:
+        """The payments of a measured run, or of a ceiling step (no outage, no progress bar,
+        no profile: it measures capacity only)."""
         count = max(1, round(rate * seconds))
         keys = (f"bench-{run}-{tag}-{n}" for n in range(count))
         plans = [planned_payment(key, Kind.APPROVED, rng) for key in keys]
@@ -204,10 +199,10 @@ def bench(
             plans,
             rate,
             provider_latency_ms,
-            outage,
+            0.0 if step else outage_seconds,
             drain_timeout,
-            show,
-            profile_dir=out_dir / "profiles" / tag if profile else None,
+            progress and not step,
+            profile_dir=out_dir / "profiles" if profile and not step else None,
         )
 
     config = {
@@ -229,9 +224,9 @@ def bench(
         taken: list[str] = []  # by the steps: the measured run's audit accounts for them too
 
         def step(step_rate: float) -> FlowResult:
-            # No outage in a step: it measures capacity. The sync flow's steps are audited
-            # each; the async flow's with the measured run, once the stack is at rest.
-            load = load_at(step_rate, step_duration, f"{name}{step_rate:g}", show=False, outage=0)
+            # The sync flow's steps are audited each; the async flow's with the measured run,
+            # once the stack is at rest.
+            load = load_at(step_rate, step_duration, f"{name}{step_rate:g}", step=True)
             if baseline is not None:
                 return run_sync_flow(stack, baseline, load)
             result = run_async_flow(stack, load, audit=False)
