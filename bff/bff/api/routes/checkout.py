@@ -148,7 +148,7 @@ def pay_checkout(
         payment = checkout.pay(
             payment_id=payment_id,
             payment_method=body.payment_method,
-            current=current,
+            last_status=current.status if current else None,
             now=datetime.now(UTC),
         )
         uow.payments.add(payment)
