@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from fastapi import FastAPI
-from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import sessionmaker
 
 from bff.adapters.acceptance import Acceptance
 from bff.adapters.connections import accept_connections, bound_connect_time
 from bff.adapters.orm import start_mappers
 from bff.api.errors import install_error_handlers
+from bff.api.metrics import RequestMetrics, expose_metrics
 from bff.api.responses import drop_framework_validation_answers
 from bff.api.routes import checkout, checkout_sessions, health, payments, refunds
 from bff.settings import Settings
@@ -84,7 +84,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     install_error_handlers(app)
     drop_framework_validation_answers(app)
-    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/livez"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    app.add_middleware(RequestMetrics)
+    expose_metrics(app, settings.metrics_dir)
     return app
