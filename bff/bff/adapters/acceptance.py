@@ -117,6 +117,8 @@ class Acceptance:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]], codec: Codec) -> None:
         self._pool = pool
         self._codec = codec
+        # Held until done: the event loop keeps only a weak reference to a task.
+        self._check: asyncio.Task[None] | None = None
 
     async def record(self, accepted: Accepted) -> FirstUse | None:
         """Records the payment under its key; None when it is recorded, or how the key was first
@@ -158,8 +160,10 @@ class Acceptance:
                 yield conn
         except psycopg.OperationalError:
             # The database went away (a restart, a failover): the pool's other idle connections
-            # are most likely broken too. Checked now, once, instead of before every use.
-            asyncio.get_running_loop().create_task(self._pool.check())
+            # are most likely broken too. Checked now, in the background and one check at a
+            # time, instead of before every use.
+            if self._check is None or self._check.done():
+                self._check = asyncio.get_running_loop().create_task(self._pool.check())
             raise
 
 
