@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 def main() -> None:
     settings = Settings()
-    configure_logging("bff", settings.log_level, settings.log_format)
+    configure_logging(
+        "bff", settings.log_level, settings.log_format, access_log=settings.access_log
+    )
     if settings.metrics_dir is not None:
         _forget_earlier_metrics(settings.metrics_dir)
     # By name: each worker process builds its own app (bff.main.app_from_environment).
@@ -28,6 +30,7 @@ def main() -> None:
         port=settings.port,
         workers=settings.workers,
         log_config=None,
+        access_log=settings.access_log,
     )
 
 

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import psycopg
 import pytest
 from bff_support import bearer, new_key, new_payment, outbox_rows, row_counts
 
@@ -164,3 +165,19 @@ def test_an_empty_correlation_id_counts_as_absent(api: TestClient, bff_database:
 
     [(_, _, _, kafka_headers)] = outbox_rows(bff_database)
     assert kafka_headers["correlation_id"] == payment_id
+
+
+def test_only_a_recorded_payment_wakes_the_relay(api: TestClient, bff_database: str) -> None:
+    # The relay is woken by a notice at the commit of an outbox insert. A replay writes nothing,
+    # and must not wake it either: the statement that found the key taken leaves no notice.
+    with psycopg.connect(bff_database, autocommit=True) as listener:
+        listener.execute("LISTEN outbox")
+        body, key = new_payment(), new_key()
+        assert api.post("/v1/payments", json=body, headers=key).status_code == 202
+        assert len(list(listener.notifies(timeout=2, stop_after=1))) == 1
+
+        again = api.post("/v1/payments", json=body, headers=key)
+        other = api.post("/v1/payments", json=new_payment(), headers=key)
+
+        assert (again.status_code, other.status_code) == (202, 422)
+        assert list(listener.notifies(timeout=0.5)) == []

@@ -44,17 +44,21 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, log: Path) -> Iterator[Server]:
+def serving(database_url: str, log: Path, **settings: str) -> Iterator[Server]:
     port = free_port()
-    env = os.environ | {
-        "BFF_DATABASE_URL": database_url,
-        "BFF_PORT": str(port),
-        "BFF_WORKERS": str(WORKERS),
-        "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics"),
-        "BFF_AUTH_SECRET": SECRET,
-        "PAYMENTS_ENV": "test",
-        "LOG_FORMAT": "json",
-    }
+    env = (
+        settings
+        | os.environ
+        | {
+            "BFF_DATABASE_URL": database_url,
+            "BFF_PORT": str(port),
+            "BFF_WORKERS": str(WORKERS),
+            "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics"),
+            "BFF_AUTH_SECRET": SECRET,
+            "PAYMENTS_ENV": "test",
+            "LOG_FORMAT": "json",
+        }
+    )
     process = spawn("bff", env, log, own_session=True)
     server = Server(process, port, log)
     try:
@@ -139,3 +143,26 @@ def test_the_workers_end_with_a_sigkilled_supervisor(bff_database: str, tmp_path
 
         wait_for(lambda: all(gone(p) for p in children), 30, "every worker gone")
         assert port_free(server.port)
+
+
+@pytest.mark.parametrize(("asked", "lines"), [({}, 0), ({"BFF_ACCESS_LOG": "true"}, 3)])
+def test_the_workers_log_a_line_per_request_only_when_asked(
+    bff_database: str, tmp_path: Path, asked: dict[str, str], lines: int
+) -> None:
+    log = tmp_path / "bff.log"
+    with serving(bff_database, log, **asked) as server:
+        for _ in range(3):
+            response = httpx.post(
+                f"{server.url}/v1/payments",
+                json=new_payment(),
+                headers=new_key() | bearer("shop"),
+                timeout=10,
+            )
+            assert response.status_code == 202, response.text
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(30)
+
+    written = log.read_text().splitlines()
+    assert sum('"payment_accepted"' in line for line in written) == 3
+    access = [line for line in written if '"uvicorn.access"' in line]
+    assert sum("POST /v1/payments" in line for line in access) == lines

@@ -20,7 +20,12 @@ _SHARED: list[Any] = [
 ]
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
+def configure_logging(
+    service: str, level: str = "INFO", fmt: str = "auto", *, access_log: bool = True
+) -> None:
+    """`access_log=False` drops uvicorn's line per request. A server process that builds its app
+    after uvicorn set up its loggers (a worker of several) must say so here too, or this would
+    turn the line back on."""
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -51,6 +56,6 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
     # uvicorn installs handlers of its own unless run with log_config=None; take them back.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
+        logging.getLogger(name).propagate = access_log or name != "uvicorn.access"
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from paykit.db import inbox, outbox
 from paykit.messages import Trace
+from paykit.outbox import outbox_row
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -98,19 +99,10 @@ class UnitOfWork:
             # is the same event, already on its way.
             self.session.execute(
                 insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.event_id]),
-                [self._outbox_row(e) for e in self._recorded],
+                [
+                    outbox_row(self._codec, e, self.trace or Trace.start(e.payment_id))
+                    for e in self._recorded
+                ],
             )
             self._recorded = []
         self.session.commit()
-
-    def _outbox_row(self, event: Event) -> dict[str, object]:
-        from payment_events.catalog import topic_for
-
-        trace = self.trace or Trace.start(event.payment_id)
-        return {
-            "event_id": event.event_id,
-            "topic": topic_for(type(event)).name,
-            "key": event.payment_id,
-            "value": self._codec.encode(event),
-            "headers": trace.headers(type(event).__name__),
-        }

@@ -102,7 +102,18 @@ class Codec:
 
 
 def to_record(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
+    # Not dataclasses.asdict, which deep-copies every value for a writer that only reads them:
+    # it was most of the cost of encoding an event. Events hold immutable values only (str,
+    # int, datetime, None, tuples of frozen dataclasses).
+    return {f.name: _field_value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+def _field_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_field_value(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return to_record(value)
+    return value
 
 
 def from_record(cls: type[Any], record: dict[str, Any]) -> Any:

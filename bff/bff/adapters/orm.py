@@ -34,6 +34,25 @@ metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
 
 
+def payment_lines_json(lines: list[PaymentLine]) -> list[dict[str, Any]]:
+    """A payment's lines as its `lines` column holds them (the accept path writes them too)."""
+    return [
+        {
+            "line_no": x.line_no,
+            "seller_id": x.seller_id,
+            "amount_minor": x.amount_minor,
+            "capture_status": x.capture_status.value,
+            "captured_minor": x.captured_minor,
+        }
+        for x in lines
+    ]
+
+
+def checkout_lines(value: list[dict[str, Any]]) -> list[CheckoutLine]:
+    """A checkout session's lines from its `lines` column (the accept path reads them too)."""
+    return [CheckoutLine(**line) for line in value]
+
+
 class PaymentLines(TypeDecorator[list[PaymentLine]]):
     """The seller lines of a payment as one JSONB array: they are read together, never alone.
     Rows written before lines kept their capture read as not captured yet."""
@@ -44,16 +63,7 @@ class PaymentLines(TypeDecorator[list[PaymentLine]]):
     def process_bind_param(self, value: list[PaymentLine] | None, dialect: Any) -> Any:
         if value is None:
             return None
-        return [
-            {
-                "line_no": x.line_no,
-                "seller_id": x.seller_id,
-                "amount_minor": x.amount_minor,
-                "capture_status": x.capture_status.value,
-                "captured_minor": x.captured_minor,
-            }
-            for x in value
-        ]
+        return payment_lines_json(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> list[PaymentLine] | None:
         if value is None:
@@ -101,7 +111,7 @@ class CheckoutLines(TypeDecorator[list[CheckoutLine]]):
     def process_result_value(self, value: Any, dialect: Any) -> list[CheckoutLine] | None:
         if value is None:
             return None
-        return [CheckoutLine(**line) for line in value]
+        return checkout_lines(value)
 
 
 def _status() -> Enum:

@@ -1,4 +1,6 @@
-"""Loads and stores payments, checkout sessions and the answers given to idempotency keys."""
+"""Loads and stores payments, checkout sessions and the answers given to idempotency keys with
+the ORM, on the cold paths (refunds, status reads, opening checkout sessions); the accept path
+writes in plain SQL (`bff.adapters.acceptance`)."""
 
 from __future__ import annotations
 
@@ -20,9 +22,6 @@ class PaymentRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, payment: Payment) -> None:
-        self._session.add(payment)
-
     def get(self, payment_id: str) -> Payment | None:
         return self._session.get(Payment, payment_id)
 
@@ -38,10 +37,8 @@ class CheckoutSessions:
     def add(self, checkout: CheckoutSession) -> None:
         self._session.add(checkout)
 
-    def get(self, session_id: str, *, for_update: bool = False) -> CheckoutSession | None:
-        # FOR UPDATE when paying: two clicks on one session take turns, and the second sees the
-        # payment the first made.
-        return self._session.get(CheckoutSession, session_id, with_for_update=for_update)
+    def get(self, session_id: str) -> CheckoutSession | None:
+        return self._session.get(CheckoutSession, session_id)
 
 
 # Built once: the insert is the same for every payment, only its values change.

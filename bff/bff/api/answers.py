@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi.responses import JSONResponse
-
 from bff.api.models import PaymentAccepted
+from bff.api.rendering import OrjsonResponse
 from bff.domain.idempotency import Answer
 from bff.domain.status import PaymentStatus
 
@@ -24,11 +23,11 @@ def payment_accepted(payment_id: str, status_url: str) -> Answer:
     return Answer(202, body.model_dump(mode="json"))
 
 
-def accepted(answer: Answer, *, replayed: bool) -> JSONResponse:
+def accepted(answer: Answer, *, replayed: bool) -> OrjsonResponse:
     headers = {"Location": answer.body["status_url"], "Retry-After": RETRY_AFTER_SECONDS}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+    return OrjsonResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 def canonical_id(resource_id: str) -> str:

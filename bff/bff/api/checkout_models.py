@@ -77,7 +77,7 @@ class CheckoutView(BaseModel):
             return_url=checkout.return_url,
             expires_at=checkout.expires_at,
             expired=checkout.expired(now),
-            can_pay=checkout.can_pay(payment, now),
+            can_pay=checkout.can_pay(payment.status if payment else None, now),
             attempts=checkout.attempts,
             payment=None
             if payment is None

@@ -1,5 +1,6 @@
-"""What routes take from the app and the request: a unit of work, the authenticated client (or a
-checkout session's key), and the headers a payment request carries."""
+"""What routes take from the app and the request: a unit of work (cold paths) or the accept path's
+plain-SQL recorder, the authenticated client (or a checkout session's key), and the headers a
+payment request carries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from bff.adapters.acceptance import Acceptance
 from bff.auth import bearer_token, verify_token
 from bff.unit_of_work import BffUnitOfWork
 
@@ -36,6 +38,11 @@ async def get_uow(request: Request) -> BffUnitOfWork:
     return BffUnitOfWork(request.app.state.session_factory, request.app.state.codec)
 
 
+async def get_acceptance(request: Request) -> Acceptance:
+    acceptance: Acceptance = request.app.state.acceptance
+    return acceptance
+
+
 # The capability a checkout URL carries (its fragment), sent by the checkout page. A missing key
 # is answered as a wrong one, by the route: 404, the session is not shown.
 _checkout_key = APIKeyHeader(
@@ -61,6 +68,7 @@ async def checkout_key(key: Annotated[str | None, Depends(_checkout_key)]) -> st
 ClientDep = Annotated[str, Depends(authenticate)]
 CheckoutKey = Annotated[str, Depends(checkout_key)]
 UowDep = Annotated[BffUnitOfWork, Depends(get_uow)]
+AcceptanceDep = Annotated[Acceptance, Depends(get_acceptance)]
 IdempotencyKey = Annotated[
     str,
     Header(

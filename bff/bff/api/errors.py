@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import structlog
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from bff.api.deps import client_of, opened_by_checkout_key
+from bff.api.rendering import OrjsonResponse
 from bff.auth import Unauthenticated
 from bff.domain.errors import (
     CheckoutAttemptsExhausted,
@@ -27,6 +28,7 @@ from paykit.errors import PaymentsError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 log = structlog.get_logger()
 
@@ -75,7 +77,7 @@ HEADER_CODES = {
 def error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    return JSONResponse(
+    return OrjsonResponse(
         {"code": code, "message": message, **extra}, status_code=status, headers=headers
     )
 
@@ -153,8 +155,15 @@ async def http_error(request: Request, e: Exception) -> JSONResponse:
 async def database_unavailable(_request: Request, e: Exception) -> JSONResponse:
     # A driver error on a connection the pool had to throw away is the same outage as a refused
     # connect (the server went away mid-statement). Any other driver error is a bug: re-raised,
-    # it is logged with its traceback and answered 500.
-    outage = (OperationalError, InterfaceError, PoolTimeout)
+    # it is logged with its traceback and answered 500. psycopg's own errors come from the
+    # accept path, which bypasses SQLAlchemy; its pool's timeout is an OperationalError.
+    outage = (
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
     if not isinstance(e, outage) and not (isinstance(e, DBAPIError) and e.connection_invalidated):
         raise e
     log.warning("database_unavailable", error=repr(e)[:500])
@@ -176,6 +185,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PaymentsError, named_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
-    for unavailable in (DBAPIError, PoolTimeout):
+    for unavailable in (DBAPIError, PoolTimeout, psycopg.Error):
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_exception_handler(Exception, internal_error)

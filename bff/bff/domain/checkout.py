@@ -94,15 +94,20 @@ class CheckoutSession:
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at
 
-    def can_pay(self, current: Payment | None, now: datetime) -> bool:
-        return self._refusal(current, now) is None
+    def can_pay(self, last_status: PaymentStatus | None, now: datetime) -> bool:
+        return self._refusal(last_status, now) is None
 
     def pay(
-        self, *, payment_id: str, payment_method: str, current: Payment | None, now: datetime
+        self,
+        *,
+        payment_id: str,
+        payment_method: str,
+        last_status: PaymentStatus | None,
+        now: datetime,
     ) -> Payment:
-        """The session's next payment, with its customer and amounts; `current` is the payment
-        it made last, if any."""
-        refusal = self._refusal(current, now)
+        """The session's next payment, with its customer and amounts; `last_status` is the status
+        of the payment it made last (`payment_id`), if any."""
+        refusal = self._refusal(last_status, now)
         if refusal is not None:
             raise refusal
         payment = Payment.accept(
@@ -119,12 +124,12 @@ class CheckoutSession:
         return payment
 
     def _refusal(
-        self, current: Payment | None, now: datetime
+        self, last_status: PaymentStatus | None, now: datetime
     ) -> CheckoutSessionPaid | CheckoutSessionExpired | CheckoutAttemptsExhausted | None:
-        if current is not None and current.status not in RETRYABLE:
+        if last_status is not None and last_status not in RETRYABLE:
             return CheckoutSessionPaid(
-                f"Checkout session {self.session_id} already has payment {current.payment_id} "
-                f"({current.status}); it makes no second one"
+                f"Checkout session {self.session_id} already has payment {self.payment_id} "
+                f"({last_status}); it makes no second one"
             )
         if self.expired(now):
             return CheckoutSessionExpired(

@@ -14,12 +14,14 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
 
+from bff.adapters.acceptance import Accepted
 from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id, payment_accepted
 from bff.api.checkout_models import CheckoutPaymentRequest, CheckoutView
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import (  # noqa: TC001
     CHECKOUT_API_PREFIX,
+    AcceptanceDep,
     CheckoutKey,
     CorrelationId,
     IdempotencyKey,
@@ -43,8 +45,7 @@ from bff.domain.status import PaymentStatus
 from paykit.messages import Trace
 
 if TYPE_CHECKING:
-    from fastapi.responses import JSONResponse
-
+    from bff.api.rendering import OrjsonResponse
     from bff.domain.checkout import CheckoutSession
     from bff.unit_of_work import BffUnitOfWork
 
@@ -66,10 +67,8 @@ NOT_FOUND = refused(
 IN_PROGRESS = frozenset({PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED})
 
 
-def _opened(
-    uow: BffUnitOfWork, session_id: str, key: str, *, for_update: bool = False
-) -> CheckoutSession:
-    checkout = uow.checkout_sessions.get(canonical_id(session_id), for_update=for_update)
+def _opened(uow: BffUnitOfWork, session_id: str, key: str) -> CheckoutSession:
+    checkout = uow.checkout_sessions.get(canonical_id(session_id))
     if checkout is None or not checkout.admits(key):
         raise CheckoutSessionNotFound("This checkout link is not valid")
     return checkout
@@ -117,44 +116,45 @@ def view_checkout(
         UNAVAILABLE,
     ),
 )
-def pay_checkout(
+async def pay_checkout(
     session_id: str,
     body: CheckoutPaymentRequest,
     key: CheckoutKey,
     idempotency_key: IdempotencyKey,
-    uow: UowDep,
+    acceptance: AcceptanceDep,
     correlation_id: CorrelationId = None,
-) -> JSONResponse:
+) -> OrjsonResponse:
     """Pays the session with the payment method the shopper chose; answers at once, and the
     session's view shows how it goes. A double click sends the same Idempotency-Key and is
     answered the first payment; a second tab's click is refused while that payment stands."""
     payment_id = str(uuid.uuid4())
-    with uow:
-        # Locked first: two clicks take turns, and the second sees what the first did.
-        checkout = _opened(uow, session_id, key, for_update=True)
-        status_url = f"{CHECKOUT_API_PREFIX}/{checkout.session_id}"
-        answer = payment_accepted(payment_id, status_url)
-        # Keys are the backend's (the session's client) and scoped to the session.
-        scoped_key = f"checkout:{checkout.session_id}:{idempotency_key}"
-        request_fingerprint = fingerprint(body.model_dump(mode="json"))
-        if not uow.idempotency_keys.claim(
-            checkout.client_id, scoped_key, request_fingerprint, payment_id, answer
-        ):
-            stored, first = uow.idempotency_keys.first_answer(checkout.client_id, scoped_key)
+    session_id = canonical_id(session_id)
+    status_url = f"{CHECKOUT_API_PREFIX}/{session_id}"
+    # Keys are the backend's (the session's client) and scoped to the session.
+    scoped_key = f"checkout:{session_id}:{idempotency_key}"
+    request_fingerprint = fingerprint(body.model_dump(mode="json"))
+    # Locked first: two clicks take turns, and the second sees what the first did.
+    async with acceptance.checkout_payment(session_id, scoped_key) as paying:
+        checkout = paying.session
+        if checkout is None or not checkout.admits(key):
+            raise CheckoutSessionNotFound("This checkout link is not valid")
+        if paying.first_use is not None:
+            first = paying.first_use
             return accepted(
-                replay(idempotency_key, stored, request_fingerprint, first), replayed=True
+                replay(idempotency_key, first.fingerprint, request_fingerprint, first.answer),
+                replayed=True,
             )
-        current = uow.payments.get(checkout.payment_id) if checkout.payment_id else None
         payment = checkout.pay(
             payment_id=payment_id,
             payment_method=body.payment_method,
-            current=current,
+            last_status=paying.last_status,
             now=datetime.now(UTC),
         )
-        uow.payments.add(payment)
-        uow.trace = Trace.start(correlation_id or payment_id)
-        uow.record(*payment.events)
-        uow.commit()
+        answer = payment_accepted(payment_id, status_url)
+        trace = Trace.start(correlation_id or payment_id)
+        await paying.record(
+            Accepted(payment, checkout.client_id, scoped_key, request_fingerprint, answer, trace)
+        )
     log.info(
         "checkout_paid",
         session_id=checkout.session_id,

@@ -1,5 +1,6 @@
 """`/v1/payments`: accept a payment (a record, its idempotency key and `PaymentInitiated` in one
-transaction) and show its status read model. Nothing here calls another service."""
+statement: `bff.adapters.acceptance`) and show its status read model. Nothing here calls another
+service."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import APIRouter, Response
 
+from bff.adapters.acceptance import Accepted
 from bff.api.answers import accepted, canonical_id, payment_accepted
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
-from bff.api.deps import ClientDep, CorrelationId, IdempotencyKey, UowDep  # noqa: TC001
+from bff.api.deps import (  # noqa: TC001
+    AcceptanceDep,
+    ClientDep,
+    CorrelationId,
+    IdempotencyKey,
+    UowDep,
+)
 from bff.api.models import PaymentAccepted, PaymentRequest, PaymentStatusOut
 from bff.api.responses import (
     ACCEPTED,
@@ -30,7 +38,7 @@ from bff.domain.payment import Payment
 from paykit.messages import Trace
 
 if TYPE_CHECKING:
-    from fastapi.responses import JSONResponse
+    from bff.api.rendering import OrjsonResponse
 
 log = structlog.get_logger()
 
@@ -43,42 +51,40 @@ router = APIRouter(prefix="/v1/payments", tags=["payments"])
     response_model=PaymentAccepted,
     responses=answers(ACCEPTED, UNAUTHORIZED, invalid("idempotency_key_reused"), UNAVAILABLE),
 )
-def create_payment(
+async def create_payment(
     body: PaymentRequest,
     key: IdempotencyKey,
     client: ClientDep,
-    uow: UowDep,
+    acceptance: AcceptanceDep,
     correlation_id: CorrelationId = None,
-) -> JSONResponse:
+) -> OrjsonResponse:
     """Accepts a payment and answers at once; `status_url` shows how it goes."""
     request_fingerprint = fingerprint(body.model_dump(mode="json"))
     payment_id = str(uuid.uuid4())
     answer = payment_accepted(payment_id, f"{router.prefix}/{payment_id}")
-    with uow:
-        # The key is claimed first, in the payment's transaction: a concurrent twin waits on
-        # it, and a failure anywhere after leaves neither key nor payment behind.
-        if not uow.idempotency_keys.claim(client, key, request_fingerprint, payment_id, answer):
-            stored_fingerprint, first = uow.idempotency_keys.first_answer(client, key)
-            first_answer = replay(key, stored_fingerprint, request_fingerprint, first)
-            log.info("payment_replayed", payment_id=first_answer.body.get("payment_id"))
-            return accepted(first_answer, replayed=True)
-        payment = Payment.accept(
-            payment_id=payment_id,
-            client_id=client,
-            customer_id=body.customer_id,
-            currency=body.currency,
-            payment_method=body.payment_method,
-            amounts=[(line.seller_id, line.amount_minor) for line in body.lines],
-            return_url=str(body.return_url) if body.return_url else None,
-        )
-        uow.payments.add(payment)
-        uow.trace = Trace.start(correlation_id or payment_id)
-        uow.record(*payment.events)
-        uow.commit()
+    payment = Payment.accept(
+        payment_id=payment_id,
+        client_id=client,
+        customer_id=body.customer_id,
+        currency=body.currency,
+        payment_method=body.payment_method,
+        amounts=[(line.seller_id, line.amount_minor) for line in body.lines],
+        return_url=str(body.return_url) if body.return_url else None,
+    )
+    trace = Trace.start(correlation_id or payment_id)
+    # The key is claimed by the statement that records the payment: a concurrent twin waits on
+    # it, and a failure leaves neither key nor payment behind.
+    first_use = await acceptance.record(
+        Accepted(payment, client, key, request_fingerprint, answer, trace)
+    )
+    if first_use is not None:
+        first_answer = replay(key, first_use.fingerprint, request_fingerprint, first_use.answer)
+        log.info("payment_replayed", payment_id=first_answer.body.get("payment_id"))
+        return accepted(first_answer, replayed=True)
     log.info(
         "payment_accepted",
         payment_id=payment_id,
-        correlation_id=correlation_id or payment_id,
+        correlation_id=trace.correlation_id,
         amount_minor=payment.amount_minor,
         currency=payment.currency,
         lines=len(payment.lines),
