@@ -20,6 +20,7 @@ from bff.api.responses import drop_framework_validation_answers
 from bff.api.routes import checkout, checkout_sessions, health, payments, refunds
 from bff.settings import Settings
 from paykit.db import make_engine
+from paykit.direct_routes import DirectRoutes
 from paykit.logging import configure_logging
 from paykit.server_workers import end_with_supervisor
 from payment_events.codec import Codec
@@ -88,6 +89,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     install_error_handlers(app)
     drop_framework_validation_answers(app)
+    # The accept routes past FastAPI's machinery; inside the request metrics, which count them.
+    app.add_middleware(
+        DirectRoutes,
+        api=app,
+        routes=[*payments.router.routes, *checkout.router.routes],
+        handlers={
+            payments.create_payment: payments.create_payment_directly,
+            checkout.pay_checkout: checkout.pay_checkout_directly,
+        },
+    )
     app.add_middleware(RequestMetrics)
     expose_metrics(app, settings.metrics_dir)
     return app

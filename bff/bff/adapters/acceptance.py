@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
-    from bff.domain.payment import Payment
+    from bff.domain.payment import NewPayment
     from paykit.messages import Trace
     from payment_events.codec import Codec
 
@@ -47,8 +47,7 @@ _ADD_PAYMENT = """
         (payment_id, client_id, customer_id, currency, amount_minor, lines, return_url, status,
         authorized_minor, captured_minor, refunded_minor, created_at, updated_at)
     VALUES (%(payment_id)s, %(client_id)s, %(customer_id)s, %(currency)s, %(amount_minor)s,
-        %(lines)s, %(return_url)s, %(status)s, %(authorized_minor)s, %(captured_minor)s,
-        %(refunded_minor)s, %(created_at)s, %(updated_at)s)"""
+        %(lines)s, %(return_url)s, %(status)s, 0, 0, 0, %(created_at)s, %(created_at)s)"""
 _ADD_HISTORY_ENTRY = """
     INSERT INTO payment_history (payment_id, status, event, event_id, at)
     VALUES (%(payment_id)s, %(history_status)s, %(history_event)s, %(history_event_id)s,
@@ -105,7 +104,7 @@ class Accepted:
     """A payment accepted under an idempotency key: the answer stored with the key and the
     fingerprint of the request it answers."""
 
-    payment: Payment
+    payment: NewPayment
     client_id: str
     idempotency_key: str
     fingerprint: str
@@ -223,8 +222,8 @@ async def _first_use(conn: AsyncConnection[Any], client_id: str, key: str) -> Fi
 
 
 def _parameters(codec: Codec, accepted: Accepted) -> dict[str, Any]:
-    payment, [entry] = accepted.payment, accepted.payment.history
-    [event] = payment.events
+    payment = accepted.payment
+    event = payment.initiated
     return {
         "client_id": accepted.client_id,
         "idempotency_key": accepted.idempotency_key,
@@ -235,17 +234,14 @@ def _parameters(codec: Codec, accepted: Accepted) -> dict[str, Any]:
         "customer_id": payment.customer_id,
         "currency": payment.currency,
         "amount_minor": payment.amount_minor,
-        "lines": _jsonb(payment_lines_json(payment.lines)),
+        "lines": _jsonb(payment_lines_json(payment.lines())),
         "return_url": payment.return_url,
         "status": payment.status.name,
-        "authorized_minor": payment.authorized_minor,
-        "captured_minor": payment.captured_minor,
-        "refunded_minor": payment.refunded_minor,
-        "created_at": payment.created_at,
-        "updated_at": payment.updated_at,
-        "history_status": entry.status.name,
-        "history_event": entry.event,
-        "history_event_id": entry.event_id,
-        "history_at": entry.at,
+        "created_at": payment.accepted_at,
+        # Its first history entry, as `Payment.of` makes it.
+        "history_status": payment.status.name,
+        "history_event": type(event).__name__,
+        "history_event_id": event.event_id,
+        "history_at": event.occurred_at,
         **as_parameters(outbox_row(codec, event, accepted.trace)),
     }

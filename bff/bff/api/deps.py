@@ -13,6 +13,12 @@ from bff.adapters.acceptance import Acceptance
 from bff.auth import bearer_token, verify_token
 from bff.unit_of_work import BffUnitOfWork
 
+# The accept routes' headers, as declared here and as `api.accept_requests` reads them directly.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+CORRELATION_ID = "X-Correlation-Id"
+CHECKOUT_KEY = "Checkout-Key"
+MAX_HEADER_LENGTH = 255
+
 # Declared for the OpenAPI document (the "Authorize" button of /docs); `authenticate` checks.
 _bearer = HTTPBearer(auto_error=False, description="a token from `payctl token`")
 
@@ -46,7 +52,7 @@ async def get_acceptance(request: Request) -> Acceptance:
 # The capability a checkout URL carries (its fragment), sent by the checkout page. A missing key
 # is answered as a wrong one, by the route: 404, the session is not shown.
 _checkout_key = APIKeyHeader(
-    name="Checkout-Key",
+    name=CHECKOUT_KEY,
     auto_error=False,
     description="the key in the fragment of a checkout URL; it opens that session only",
 )
@@ -72,17 +78,17 @@ AcceptanceDep = Annotated[Acceptance, Depends(get_acceptance)]
 IdempotencyKey = Annotated[
     str,
     Header(
-        alias="Idempotency-Key",
+        alias=IDEMPOTENCY_KEY,
         min_length=1,
-        max_length=255,
+        max_length=MAX_HEADER_LENGTH,
         description="one per payment attempt; a retry with the same body replays the answer",
     ),
 ]
 CorrelationId = Annotated[
     str | None,
     Header(
-        alias="X-Correlation-Id",
-        max_length=255,
+        alias=CORRELATION_ID,
+        max_length=MAX_HEADER_LENGTH,
         description="carried on every event of the payment; the payment id when absent or empty",
     ),
 ]

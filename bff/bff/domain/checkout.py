@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bff.domain.errors import CheckoutAttemptsExhausted, CheckoutSessionExpired, CheckoutSessionPaid
-from bff.domain.payment import Payment
+from bff.domain.payment import NewPayment, accept_payment
 from bff.domain.status import PaymentStatus
 
 if TYPE_CHECKING:
@@ -104,13 +104,13 @@ class CheckoutSession:
         payment_method: str,
         last_status: PaymentStatus | None,
         now: datetime,
-    ) -> Payment:
+    ) -> NewPayment:
         """The session's next payment, with its customer and amounts; `last_status` is the status
         of the payment it made last (`payment_id`), if any."""
         refusal = self._refusal(last_status, now)
         if refusal is not None:
             raise refusal
-        payment = Payment.accept(
+        payment = accept_payment(
             payment_id=payment_id,
             client_id=self.client_id,
             customer_id=self.customer_id,

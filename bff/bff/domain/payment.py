@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from bff.domain.errors import (
     ImpossibleRefundTotals,
@@ -61,6 +61,73 @@ class HistoryEntry:
 NOT_A_DECLINE = frozenset({"provider_unavailable", "authorization_failed"})
 
 
+@dataclass(frozen=True)
+class NewPayment:
+    """A payment just accepted, as the accept path records it (`Payment.of` is the same payment
+    as the read model keeps it): a plain value, so that accepting costs no ORM bookkeeping."""
+
+    client_id: str
+    initiated: PaymentInitiated
+    status: ClassVar[PaymentStatus] = PaymentStatus.PROCESSING
+
+    @property
+    def payment_id(self) -> str:
+        return self.initiated.payment_id
+
+    @property
+    def customer_id(self) -> str:
+        return self.initiated.customer_id
+
+    @property
+    def currency(self) -> str:
+        return self.initiated.currency
+
+    @property
+    def amount_minor(self) -> int:
+        return self.initiated.amount_minor
+
+    @property
+    def return_url(self) -> str | None:
+        return self.initiated.return_url
+
+    @property
+    def accepted_at(self) -> datetime:
+        return self.initiated.occurred_at
+
+    def lines(self) -> list[PaymentLine]:
+        return [
+            PaymentLine(line_no=x.line_no, seller_id=x.seller_id, amount_minor=x.amount_minor)
+            for x in self.initiated.lines
+        ]
+
+
+def accept_payment(
+    *,
+    payment_id: str,
+    client_id: str,
+    customer_id: str,
+    currency: str,
+    payment_method: str,
+    amounts: Sequence[tuple[str, int]],
+    return_url: str | None,
+) -> NewPayment:
+    """A new payment from the request; `amounts` are (seller_id, amount_minor) in order."""
+    initiated = PaymentInitiated(
+        payment_id=payment_id,
+        customer_id=customer_id,
+        currency=currency,
+        amount_minor=sum(amount for _, amount in amounts),
+        # The method token travels in the event only: the read model never shows it.
+        payment_method=payment_method,
+        lines=tuple(
+            SellerLine(line_no=n, seller_id=seller_id, amount_minor=amount)
+            for n, (seller_id, amount) in enumerate(amounts)
+        ),
+        return_url=return_url,
+    )
+    return NewPayment(client_id, initiated)
+
+
 @dataclass(eq=False)
 class Payment:
     payment_id: str
@@ -98,34 +165,34 @@ class Payment:
         return_url: str | None,
     ) -> Payment:
         """A new payment from the request; `amounts` are (seller_id, amount_minor) in order."""
-        initiated = PaymentInitiated(
-            payment_id=payment_id,
-            customer_id=customer_id,
-            currency=currency,
-            amount_minor=sum(amount for _, amount in amounts),
-            # The method token travels in the event only: the read model never shows it.
-            payment_method=payment_method,
-            lines=tuple(
-                SellerLine(line_no=n, seller_id=seller_id, amount_minor=amount)
-                for n, (seller_id, amount) in enumerate(amounts)
-            ),
-            return_url=return_url,
+        return cls.of(
+            accept_payment(
+                payment_id=payment_id,
+                client_id=client_id,
+                customer_id=customer_id,
+                currency=currency,
+                payment_method=payment_method,
+                amounts=amounts,
+                return_url=return_url,
+            )
         )
+
+    @classmethod
+    def of(cls, new: NewPayment) -> Payment:
+        """The payment a new one is, its event recorded."""
+        initiated = new.initiated
         payment = cls(
-            payment_id=payment_id,
-            client_id=client_id,
-            customer_id=customer_id,
-            currency=currency,
-            amount_minor=initiated.amount_minor,
-            lines=[
-                PaymentLine(line_no=x.line_no, seller_id=x.seller_id, amount_minor=x.amount_minor)
-                for x in initiated.lines
-            ],
-            return_url=return_url,
-            created_at=initiated.occurred_at,
-            updated_at=initiated.occurred_at,
+            payment_id=new.payment_id,
+            client_id=new.client_id,
+            customer_id=new.customer_id,
+            currency=new.currency,
+            amount_minor=new.amount_minor,
+            lines=new.lines(),
+            return_url=new.return_url,
+            created_at=new.accepted_at,
+            updated_at=new.accepted_at,
         )
-        payment._observe(initiated, PaymentStatus.PROCESSING)
+        payment._observe(initiated, new.status)
         payment.events.append(initiated)
         return payment
 

@@ -15,12 +15,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
 
 from bff.adapters.acceptance import Accepted
+from bff.api.accept_requests import AcceptRequest, read_accept_request
 from bff.api.answers import RETRY_AFTER_SECONDS, accepted, canonical_id, payment_accepted
 from bff.api.checkout_models import CheckoutPaymentRequest, CheckoutView
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
 from bff.api.deps import (  # noqa: TC001
     CHECKOUT_API_PREFIX,
+    CHECKOUT_KEY,
     AcceptanceDep,
     CheckoutKey,
     CorrelationId,
@@ -45,6 +47,7 @@ from bff.domain.status import PaymentStatus
 from paykit.messages import Trace
 
 if TYPE_CHECKING:
+    from bff.adapters.acceptance import Acceptance
     from bff.api.rendering import OrjsonResponse
     from bff.domain.checkout import CheckoutSession
     from bff.unit_of_work import BffUnitOfWork
@@ -127,6 +130,27 @@ async def pay_checkout(
     """Pays the session with the payment method the shopper chose; answers at once, and the
     session's view shows how it goes. A double click sends the same Idempotency-Key and is
     answered the first payment; a second tab's click is refused while that payment stands."""
+    accept_request = AcceptRequest(body, idempotency_key, correlation_id or None)
+    return await _pay(acceptance, session_id, key, accept_request)
+
+
+async def pay_checkout_directly(request: Request, session_id: str) -> OrjsonResponse | None:
+    """`pay_checkout` as served directly (`paykit.direct_routes`); None leaves a request it
+    would refuse to FastAPI."""
+    accept_request = await read_accept_request(request, CheckoutPaymentRequest)
+    if accept_request is None:
+        return None
+    key = request.headers.get(CHECKOUT_KEY) or ""
+    return await _pay(request.app.state.acceptance, session_id, key, accept_request)
+
+
+async def _pay(
+    acceptance: Acceptance,
+    session_id: str,
+    key: str,
+    accept_request: AcceptRequest[CheckoutPaymentRequest],
+) -> OrjsonResponse:
+    body, idempotency_key = accept_request.body, accept_request.idempotency_key
     payment_id = str(uuid.uuid4())
     session_id = canonical_id(session_id)
     status_url = f"{CHECKOUT_API_PREFIX}/{session_id}"
@@ -151,7 +175,7 @@ async def pay_checkout(
             now=datetime.now(UTC),
         )
         answer = payment_accepted(payment_id, status_url)
-        trace = Trace.start(correlation_id or payment_id)
+        trace = Trace.start(accept_request.correlation_id or payment_id)
         await paying.record(
             Accepted(payment, checkout.client_id, scoped_key, request_fingerprint, answer, trace)
         )

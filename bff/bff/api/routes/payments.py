@@ -8,9 +8,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 import structlog
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from bff.adapters.acceptance import Accepted
+from bff.api.accept_requests import AcceptRequest, read_accept_request
 from bff.api.answers import accepted, canonical_id, payment_accepted
 
 # FastAPI reads the annotations at run time, so these aliases are real imports.
@@ -20,6 +21,7 @@ from bff.api.deps import (  # noqa: TC001
     CorrelationId,
     IdempotencyKey,
     UowDep,
+    client_of,
 )
 from bff.api.models import PaymentAccepted, PaymentRequest, PaymentStatusOut
 from bff.api.responses import (
@@ -34,10 +36,11 @@ from bff.api.responses import (
 )
 from bff.domain.errors import PaymentNotFound
 from bff.domain.idempotency import fingerprint, replay
-from bff.domain.payment import Payment
+from bff.domain.payment import accept_payment
 from paykit.messages import Trace
 
 if TYPE_CHECKING:
+    from bff.adapters.acceptance import Acceptance
     from bff.api.rendering import OrjsonResponse
 
 log = structlog.get_logger()
@@ -59,10 +62,28 @@ async def create_payment(
     correlation_id: CorrelationId = None,
 ) -> OrjsonResponse:
     """Accepts a payment and answers at once; `status_url` shows how it goes."""
+    return await _accept(acceptance, client, AcceptRequest(body, key, correlation_id or None))
+
+
+async def create_payment_directly(request: Request) -> OrjsonResponse | None:
+    """`create_payment` as served directly (`paykit.direct_routes`); None leaves a request it
+    would refuse to FastAPI. The client is known first: only a known client learns what is wrong
+    with a body."""
+    client = client_of(request)
+    accept_request = await read_accept_request(request, PaymentRequest)
+    if accept_request is None:
+        return None
+    return await _accept(request.app.state.acceptance, client, accept_request)
+
+
+async def _accept(
+    acceptance: Acceptance, client: str, accept_request: AcceptRequest[PaymentRequest]
+) -> OrjsonResponse:
+    body, key = accept_request.body, accept_request.idempotency_key
     request_fingerprint = fingerprint(body.model_dump(mode="json"))
     payment_id = str(uuid.uuid4())
     answer = payment_accepted(payment_id, f"{router.prefix}/{payment_id}")
-    payment = Payment.accept(
+    payment = accept_payment(
         payment_id=payment_id,
         client_id=client,
         customer_id=body.customer_id,
@@ -71,7 +92,7 @@ async def create_payment(
         amounts=[(line.seller_id, line.amount_minor) for line in body.lines],
         return_url=str(body.return_url) if body.return_url else None,
     )
-    trace = Trace.start(correlation_id or payment_id)
+    trace = Trace.start(accept_request.correlation_id or payment_id)
     # The key is claimed by the statement that records the payment: a concurrent twin waits on
     # it, and a failure leaves neither key nor payment behind.
     first_use = await acceptance.record(
@@ -87,7 +108,7 @@ async def create_payment(
         correlation_id=trace.correlation_id,
         amount_minor=payment.amount_minor,
         currency=payment.currency,
-        lines=len(payment.lines),
+        lines=len(payment.initiated.lines),
     )
     return accepted(answer, replayed=False)
 

@@ -126,8 +126,8 @@ async def list_operations(query: Annotated[OperationQuery, Query()], pool: PoolD
     return Response(found, media_type=JSON)
 
 
-# Served by api.operation_routes, past FastAPI's per-request machinery.
-OPERATION_ENDPOINTS = {
+# Served by paykit.direct_routes, past FastAPI's per-request machinery.
+OPERATION_ENDPOINTS: set[Callable[..., Awaitable[Response]]] = {
     create_authorization,
     capture_authorization,
     void_authorization,
