@@ -103,8 +103,10 @@ def test_bench_finds_both_ceilings_then_compares_the_flows_through_a_provider_ou
     for process in ("baseline", "psp-sim"):
         assert cpu["sync"][process] > 0, process
     for flow, names in databases.items():
-        for database in names:
-            assert cpu[flow][f"postgres {database}"] > 0, (flow, database)
+        shares = [cpu[flow][f"postgres {database}"] for database in names]
+        # (The kernel counts CPU in 10 ms ticks per process: the few payments of this test can
+        # leave one database's backends at 0, never all of them.)
+        assert not names or sum(shares) > 0, (flow, shares)
     assert "bff" not in cpu["sync"]  # stopped while the synchronous flow runs
     assert cpu["async"]["stack"] == pytest.approx(
         sum(v for k, v in cpu["async"].items() if k not in ("stack", "load generator", "machine")),
