@@ -26,7 +26,7 @@ from bff.domain.errors import (
     UnknownLine,
     UnknownRefund,
 )
-from bff.domain.payment import Payment
+from bff.domain.payment import Payment, accept_payment
 from bff.domain.refund import RefundStatus
 from bff.domain.status import PaymentStatus
 from payment_events.events import RefundLine, RefundRequested
@@ -39,14 +39,16 @@ def captured_payment(amounts: list[int], captured: dict[int, int] | None = None)
     """A payment of one seller line per amount, captured in full unless `captured` says what
     each line captured (lines left out of it failed). It all happened in the last seconds, so
     what the test does next happens after it."""
-    payment = Payment.accept(
-        payment_id=str(uuid.uuid4()),
-        client_id="client_a",
-        customer_id="cus_1",
-        currency="EUR",
-        payment_method="pm_card_visa",
-        amounts=[(f"seller_{n}", amount) for n, amount in enumerate(amounts)],
-        return_url=None,
+    payment = Payment.of(
+        accept_payment(
+            payment_id=str(uuid.uuid4()),
+            client_id="client_a",
+            customer_id="cus_1",
+            currency="EUR",
+            payment_method="pm_card_visa",
+            amounts=[(f"seller_{n}", amount) for n, amount in enumerate(amounts)],
+            return_url=None,
+        )
     )
     pid = payment.payment_id
     payment.record_authorization(succeeded(pid, seconds=-4, amount=sum(amounts)))
@@ -166,14 +168,16 @@ def test_only_a_payment_with_captured_money_left_can_be_refunded(how: str) -> No
             )
         )
     else:
-        payment = Payment.accept(
-            payment_id=str(uuid.uuid4()),
-            client_id="client_a",
-            customer_id="cus_1",
-            currency="EUR",
-            payment_method="pm_card_visa",
-            amounts=[("seller_0", 1000)],
-            return_url=None,
+        payment = Payment.of(
+            accept_payment(
+                payment_id=str(uuid.uuid4()),
+                client_id="client_a",
+                customer_id="cus_1",
+                currency="EUR",
+                payment_method="pm_card_visa",
+                amounts=[("seller_0", 1000)],
+                return_url=None,
+            )
         )
         if how == "declined":
             payment.record_decline(declined(payment.payment_id))

@@ -35,7 +35,7 @@ from bff.domain.errors import (
     RefundExceedsCaptured,
     UnknownLine,
 )
-from bff.domain.payment import Payment
+from bff.domain.payment import Payment, accept_payment
 from bff.domain.refund import RefundStatus
 from bff.domain.status import RANK, TERMINAL, PaymentStatus, advance
 from payment_events.events import (
@@ -166,14 +166,16 @@ OUTCOMES = ["captured", "captured", "captured", "declined", "order_failed"]
 
 
 def accepted(amounts: list[int]) -> Payment:
-    return Payment.accept(
-        payment_id=str(uuid.uuid4()),
-        client_id="client_a",
-        customer_id="cus_1",
-        currency="EUR",
-        payment_method="pm_card_visa",
-        amounts=[(f"seller_{n}", a) for n, a in enumerate(amounts)],
-        return_url=None,
+    return Payment.of(
+        accept_payment(
+            payment_id=str(uuid.uuid4()),
+            client_id="client_a",
+            customer_id="cus_1",
+            currency="EUR",
+            payment_method="pm_card_visa",
+            amounts=[(f"seller_{n}", a) for n, a in enumerate(amounts)],
+            return_url=None,
+        )
     )
 
 

@@ -18,7 +18,7 @@ from bff_events import (
 )
 
 from bff.domain.errors import LineNotInPayment
-from bff.domain.payment import VOIDED_CODE, Payment
+from bff.domain.payment import VOIDED_CODE, Payment, accept_payment
 from bff.domain.status import TERMINAL, PaymentStatus, advance
 from payment_events.events import PaymentInitiated
 
@@ -26,14 +26,16 @@ S = PaymentStatus
 
 
 def accepted(amounts: list[tuple[str, int]] | None = None) -> Payment:
-    return Payment.accept(
-        payment_id=str(uuid.uuid4()),
-        client_id="client_a",
-        customer_id="cus_1",
-        currency="EUR",
-        payment_method="pm_card_visa",
-        amounts=amounts or [("seller_a", 1500)],
-        return_url=None,
+    return Payment.of(
+        accept_payment(
+            payment_id=str(uuid.uuid4()),
+            client_id="client_a",
+            customer_id="cus_1",
+            currency="EUR",
+            payment_method="pm_card_visa",
+            amounts=amounts or [("seller_a", 1500)],
+            return_url=None,
+        )
     )
 
 

@@ -153,31 +153,6 @@ class Payment:
     events: list[Event] = field(default_factory=list)
 
     @classmethod
-    def accept(
-        cls,
-        *,
-        payment_id: str,
-        client_id: str,
-        customer_id: str,
-        currency: str,
-        payment_method: str,
-        amounts: list[tuple[str, int]],
-        return_url: str | None,
-    ) -> Payment:
-        """A new payment from the request; `amounts` are (seller_id, amount_minor) in order."""
-        return cls.of(
-            accept_payment(
-                payment_id=payment_id,
-                client_id=client_id,
-                customer_id=customer_id,
-                currency=currency,
-                payment_method=payment_method,
-                amounts=amounts,
-                return_url=return_url,
-            )
-        )
-
-    @classmethod
     def of(cls, new: NewPayment) -> Payment:
         """The payment a new one is, its event recorded."""
         initiated = new.initiated
