@@ -65,7 +65,7 @@ class ConsumerLoop(Generic[U]):
     ) -> None:
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
-            "stats_cb": _record_lag,
+            "stats_cb": record_lag,
         }
         self._topics = topics
         self._codec = codec
@@ -195,7 +195,7 @@ class ConsumerLoop(Generic[U]):
         self._commit(consumer, offsets)
 
 
-def _record_lag(stats_json: str) -> None:
+def record_lag(stats_json: str) -> None:
     stats = json.loads(stats_json)
     for topic, t in stats.get("topics", {}).items():
         for partition, p in t.get("partitions", {}).items():

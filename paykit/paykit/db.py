@@ -142,6 +142,11 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
+def libpq_url(engine: Engine) -> str:
+    """The engine's database as psycopg connects to it outside SQLAlchemy."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     # pool_pre_ping: a database restart must not surface as errors on the first use of old
     # connections; the runtime retries anyway, this just avoids noise.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import psycopg
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from paykit.dead_letters import DeadLetters
     from paykit.messages import Received, Trace
+    from paykit.offsets import Partition
     from paykit.retries import Parked, RetryPolicy
     from payment_events.codec import Codec
     from payment_events.events import Event
@@ -52,7 +54,15 @@ def is_infrastructure(error: BaseException) -> bool:
     """An error about the world every message needs (database, broker), not about this one."""
     from confluent_kafka import KafkaException
 
-    if isinstance(error, TransientError | OperationalError | KafkaException | RegistryUnavailable):
+    if isinstance(
+        error,
+        TransientError
+        | OperationalError
+        | psycopg.OperationalError
+        | psycopg.InterfaceError
+        | KafkaException
+        | RegistryUnavailable,
+    ):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
@@ -121,6 +131,11 @@ class Dispatcher(Generic[U]):
                 log.info("message_parked_behind_earlier")
                 return Outcome.PARKED
             return self._attempt_guarded(uow, msg, event, handler, parked=None)
+
+    def redelivered_below(self) -> Mapping[Partition, int]:
+        """Per partition, the offset below which a replay re-delivered messages (ReplayMarks)."""
+        with self._uow_factory() as uow:
+            return self._replays.below(uow.session)
 
     def retry_due(self) -> bool:
         """Tries the most overdue parked message; False when none is due."""

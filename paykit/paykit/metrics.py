@@ -16,6 +16,11 @@ HANDLER_SECONDS = Histogram(
     ["topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+BATCH_SIZE = Histogram(
+    "payments_batch_messages",
+    "Messages taken together in one batch (paykit.batches).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
 RETRIES = Counter(
     "payments_transient_retries_total",
     "Messages retried in place after an infrastructure error (database, broker).",

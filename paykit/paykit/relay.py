@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from paykit.consumer import backoff
-from paykit.db import outbox
+from paykit.db import libpq_url, outbox
 from paykit.messages import as_kafka_headers
 from paykit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
@@ -137,8 +137,7 @@ class OutboxRelay:
         os.write(self._wake_w, b"x")
 
     def _listen(self) -> psycopg.Connection[tuple[object, ...]]:
-        url = self._engine.url.set(drivername="postgresql")
-        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn = psycopg.connect(libpq_url(self._engine), autocommit=True)
         try:
             conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
         except psycopg.Error:

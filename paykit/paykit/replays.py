@@ -35,13 +35,17 @@ class ReplayMarks:
         self._loading = threading.Lock()  # lanes handle messages at once
 
     def redelivered(self, session: Session, topic: str, partition: int, offset: int) -> bool:
+        return offset < self.below(session).get((topic, partition), 0)
+
+    def below(self, session: Session) -> Mapping[Partition, int]:
+        """Per partition, the offset below which messages were re-delivered."""
         if self._below is None:
             with self._loading:
                 if self._below is None:
                     self._below = _load(session)
                     if self._below:
                         log.info("replay_marks_loaded", partitions=len(self._below))
-        return offset < self._below.get((topic, partition), 0)
+        return self._below
 
 
 def _load(session: Session) -> dict[Partition, int]:

@@ -1,4 +1,4 @@
-"""Runs a consumer service: the consumer loop (polling in the main thread, handling in its lanes),
+"""Runs a consumer service: the consumer loop (in the main thread: batches, or lanes beside it),
 the outbox relay and the retry worker beside it, health and metrics on HTTP; SIGTERM or SIGINT
 stop them all cleanly.
 """
@@ -16,8 +16,9 @@ import structlog
 from confluent_kafka import Producer
 from sqlalchemy.orm import Session, sessionmaker
 
+from paykit.batches import BatchLoop
 from paykit.consumer import ConsumerLoop
-from paykit.db import make_engine
+from paykit.db import libpq_url, make_engine
 from paykit.dead_letters import DeadLetters
 from paykit.dispatch import Dispatcher, GiveUp, Handler
 from paykit.health import Check, HealthServer, WsgiApp, database_check
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from paykit.settings import ConsumerServiceSettings
+    from paykit.states import StateHandlers
     from paykit.unit_of_work import UnitOfWork
     from payment_events.events import Event
 
@@ -79,10 +81,15 @@ def consume(
     uow_factory: Callable[[], UnitOfWork],
     give_up: Mapping[type[Event], GiveUp[Any]],
     client_id: str,
-) -> tuple[ConsumerLoop[Any], RetryWorker]:
+    state_handlers: StateHandlers[Any] | None = None,
+) -> tuple[ConsumerLoop[Any] | BatchLoop, RetryWorker]:
     """The consumer loop and the retry worker of a service, sharing one dispatcher; tests that
     run a service's loop build it here too. `producer` sends dead letters only: sharing the
-    relay's would let one thread's flush swallow the other's delivery reports."""
+    relay's would let one thread's flush swallow the other's delivery reports.
+
+    The loop is the batch runtime when the service has state handlers and the settings do not
+    ask for lanes; the per-message handlers (`handlers`) then serve the payments a batch leaves
+    to them and the retry schedule."""
     settings = wiring.settings
     dead_letters = DeadLetters(producer, settings.service_name)
     dispatcher: Dispatcher[Any] = Dispatcher(
@@ -93,6 +100,21 @@ def consume(
         dead_letters=dead_letters,
         policy=settings.retry_policy,
     )
+    if state_handlers is not None and settings.consumer_runtime == "batch":
+        batch_loop = BatchLoop(
+            bootstrap=settings.kafka_bootstrap_servers,
+            group_id=settings.group_id,
+            client_id=client_id,
+            topics=topics,
+            codec=wiring.codec,
+            database_url=libpq_url(wiring.engine),
+            state_handlers=state_handlers,
+            dispatcher=dispatcher,
+            dead_letters=dead_letters,
+            stop=wiring.stop,
+            batch_size=settings.consume_batch_size,
+        )
+        return batch_loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
     loop: ConsumerLoop[Any] = ConsumerLoop(
         bootstrap=settings.kafka_bootstrap_servers,
         group_id=settings.group_id,
@@ -115,7 +137,7 @@ LIVENESS_WINDOW_SECONDS = 60.0
 
 
 def liveness_checks(
-    loop: ConsumerLoop[Any], relay: OutboxRelay, retry_worker: RetryWorker
+    loop: ConsumerLoop[Any] | BatchLoop, relay: OutboxRelay, retry_worker: RetryWorker
 ) -> dict[str, Check]:
     """What `/livez` asks: is each thread of the service cycling. Never the database or the
     broker: a consumer waiting an outage out is alive (its lanes retry in place, the relay and
@@ -147,6 +169,7 @@ def run_consumer_service(
     give_up: Mapping[type[Event], GiveUp[Any]] | None = None,
     checks: dict[str, Check] | None = None,
     routes: dict[str, WsgiApp] | None = None,
+    state_handlers: StateHandlers[Any] | None = None,
 ) -> None:
     settings = wiring.settings
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
@@ -173,6 +196,7 @@ def run_consumer_service(
         uow_factory=uow_factory,
         give_up=give_up or {},
         client_id=client_id,
+        state_handlers=state_handlers,
     )
 
     def relay_alive() -> None:

@@ -40,7 +40,15 @@ class ConsumerServiceSettings(RuntimeSettings):
     # Names this instance in its client.id, where the group's description shows who owns which
     # partitions; the host name when unset. (Membership is dynamic: kafka.consumer_config.)
     consumer_instance_id: str | None = Field(None, validation_alias="CONSUMER_INSTANCE_ID")
-    consume_batch_size: int = Field(100, validation_alias="CONSUME_BATCH_SIZE")
+    # Messages taken from the broker at once: what one batch handles (paykit.batches), or what
+    # the loop hands its lanes.
+    consume_batch_size: int = Field(500, ge=1, validation_alias="CONSUME_BATCH_SIZE")
+    # `batch`: one transaction per batch (paykit.batches), for a service whose handlers are
+    # functions of its state (paykit.states); the others run `lanes`, the per-message runtime
+    # (paykit.consumer), which `lanes` also forces on every service.
+    consumer_runtime: Literal["batch", "lanes"] = Field(
+        "batch", validation_alias="CONSUMER_RUNTIME"
+    )
     # Lanes handling messages at once (paykit.lanes): a payment's messages share one lane and
     # keep their order; the database pool is sized from it.
     consumer_concurrency: int = Field(32, ge=1, validation_alias="CONSUMER_CONCURRENCY")

@@ -5,7 +5,7 @@ here; the relay does that after commit, so no state change can exist without its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
@@ -17,6 +17,7 @@ from paykit.outbox import outbox_row
 if TYPE_CHECKING:
     from types import TracebackType
 
+    import psycopg
     from sqlalchemy.orm import Session, sessionmaker
 
     from payment_events.codec import Codec
@@ -74,6 +75,13 @@ class UnitOfWork:
             .returning(inbox.c.event_id)
         ).first()
         return claimed is not None
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The psycopg connection of this unit of work's transaction, for plain SQL
+        (`paykit.states`)."""
+        conn = self.session.connection().connection.driver_connection
+        assert conn is not None  # a connection in use has its driver's
+        return cast("psycopg.Connection[Any]", conn)
 
     def unclaim(self, event_id: str) -> None:
         self.session.execute(delete(inbox).where(inbox.c.event_id == event_id))

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from batch_support import batch_metadata
 from runtime_support import LANES, test_metadata
 
 from paykit.db import make_engine, messaging_metadata
@@ -24,6 +25,7 @@ def engine(fresh_database: str) -> Iterator[Engine]:
     engine = make_engine(fresh_database, pool_size=LANES + 4)
     messaging_metadata.create_all(engine)
     test_metadata.create_all(engine)
+    batch_metadata.create_all(engine)
     yield engine
     engine.dispose()
 

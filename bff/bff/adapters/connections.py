@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
 
+from paykit.db import libpq_url
+
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from sqlalchemy import Engine
@@ -31,9 +33,8 @@ def accept_connections(engine: Engine, size: int) -> AsyncConnectionPool[AsyncCo
     statement (a 503, the client retries with its key), and the acceptance then checks the rest.
     Autocommit: a single statement is its own transaction, with no BEGIN and COMMIT round trips.
     """
-    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return AsyncConnectionPool(
-        url,
+        libpq_url(engine),
         # A `connect_timeout` in BFF_DATABASE_URL wins.
         kwargs={"autocommit": True, **({} if "connect_timeout" in engine.url.query else _BOUNDED)},
         min_size=1,

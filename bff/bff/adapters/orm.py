@@ -48,14 +48,36 @@ def payment_lines_json(lines: list[PaymentLine]) -> list[dict[str, Any]]:
     ]
 
 
+def payment_lines(value: list[dict[str, Any]]) -> list[PaymentLine]:
+    """A payment's lines from its `lines` column. Rows written before lines kept their capture
+    read as not captured yet."""
+    return [
+        PaymentLine(
+            line_no=line["line_no"],
+            seller_id=line["seller_id"],
+            amount_minor=line["amount_minor"],
+            capture_status=LineCapture(line.get("capture_status", LineCapture.PENDING)),
+            captured_minor=line.get("captured_minor", 0),
+        )
+        for line in value
+    ]
+
+
+def refund_lines(value: list[dict[str, Any]]) -> tuple[RefundLine, ...]:
+    return tuple(RefundLine(**line) for line in value)
+
+
+def refund_lines_json(lines: tuple[RefundLine, ...]) -> list[dict[str, int]]:
+    return [{"line_no": x.line_no, "amount_minor": x.amount_minor} for x in lines]
+
+
 def checkout_lines(value: list[dict[str, Any]]) -> list[CheckoutLine]:
     """A checkout session's lines from its `lines` column (the accept path reads them too)."""
     return [CheckoutLine(**line) for line in value]
 
 
 class PaymentLines(TypeDecorator[list[PaymentLine]]):
-    """The seller lines of a payment as one JSONB array: they are read together, never alone.
-    Rows written before lines kept their capture read as not captured yet."""
+    """The seller lines of a payment as one JSONB array: they are read together, never alone."""
 
     impl = JSONB
     cache_ok = True
@@ -68,16 +90,7 @@ class PaymentLines(TypeDecorator[list[PaymentLine]]):
     def process_result_value(self, value: Any, dialect: Any) -> list[PaymentLine] | None:
         if value is None:
             return None
-        return [
-            PaymentLine(
-                line_no=line["line_no"],
-                seller_id=line["seller_id"],
-                amount_minor=line["amount_minor"],
-                capture_status=LineCapture(line.get("capture_status", LineCapture.PENDING)),
-                captured_minor=line.get("captured_minor", 0),
-            )
-            for line in value
-        ]
+        return payment_lines(value)
 
 
 class RefundLines(TypeDecorator[tuple[RefundLine, ...]]):
@@ -89,12 +102,12 @@ class RefundLines(TypeDecorator[tuple[RefundLine, ...]]):
     def process_bind_param(self, value: tuple[RefundLine, ...] | None, dialect: Any) -> Any:
         if value is None:
             return None
-        return [{"line_no": x.line_no, "amount_minor": x.amount_minor} for x in value]
+        return refund_lines_json(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> tuple[RefundLine, ...] | None:
         if value is None:
             return None
-        return tuple(RefundLine(**line) for line in value)
+        return refund_lines(value)
 
 
 class CheckoutLines(TypeDecorator[list[CheckoutLine]]):

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bff.adapters.connections import bound_connect_time
 from bff.adapters.orm import start_mappers
-from bff.projector.handlers import HANDLERS
+from bff.projector.handlers import STATUSES
 from bff.unit_of_work import BffUnitOfWork
 from paykit.service import Wiring, wire
+from paykit.states import per_message
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from bff.domain.payment import Payment
     from bff.settings import ProjectorSettings
     from paykit.dispatch import Handler
+    from paykit.states import StateHandlers
     from payment_events.events import Event
 
 
 @dataclass
 class Projector:
     wiring: Wiring
-    handlers: Mapping[type[Event], Handler[BffUnitOfWork]]
+    statuses: StateHandlers[Payment] = STATUSES
+    # The same handlers, one message at a time in a unit of work: the retry schedule's path.
+    handlers: Mapping[type[Event], Handler[Any]] = field(
+        default_factory=lambda: per_message(STATUSES)
+    )
 
     def unit_of_work(self) -> BffUnitOfWork:
         return BffUnitOfWork(self.wiring.session_factory, self.wiring.codec)
@@ -32,4 +39,4 @@ def bootstrap(settings: ProjectorSettings) -> Projector:
     start_mappers()
     wiring = wire(settings)
     bound_connect_time(wiring.engine)
-    return Projector(wiring, HANDLERS)
+    return Projector(wiring)

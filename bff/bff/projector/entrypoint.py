@@ -19,4 +19,5 @@ def main() -> None:
         topics=topics_consumed_by(CATALOG_NAME),
         handlers=projector.handlers,
         uow_factory=projector.unit_of_work,
+        state_handlers=projector.statuses,
     )
