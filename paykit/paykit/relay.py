@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import structlog
 from confluent_kafka import KafkaError, KafkaException
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from paykit.consumer import backoff
@@ -38,6 +38,17 @@ log = structlog.get_logger()
 
 RELAY_LOCK = 0x6F7574626F78  # "outbox": the advisory lock key of the single active relay
 OUTBOX_CHANNEL = "outbox"  # NOTIFY channel of committed outbox rows
+CONNECT_TIMEOUT_SECONDS = 5
+
+# The oldest unpublished rows, only for the relay that holds the lock (for this transaction);
+# another relay gets none. SKIP LOCKED: a relay that held the lock before and is still stamping.
+TAKE = (
+    "WITH relay AS (SELECT pg_try_advisory_xact_lock(%s) AS active) "
+    "SELECT o.id, o.topic, o.key, o.value, o.headers FROM outbox o, relay "
+    "WHERE relay.active AND o.published_at IS NULL "
+    "ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+)
+STAMP = "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)"
 
 
 class OutboxRelay:
@@ -55,6 +66,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._sweep = sweep_seconds
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
+        self._conn: psycopg.Connection[Any] | None = None  # the cycles' own
         # Written by `stop_waiting`; a wait selects on it beside the listening connection.
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -71,6 +83,7 @@ class OutboxRelay:
             self._run()
         finally:
             self._stop_listening()
+            self._close_connection()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -78,7 +91,7 @@ class OutboxRelay:
             try:
                 published = self.relay_once()
                 self.failures = 0
-            except (SQLAlchemyError, KafkaException) as e:
+            except (psycopg.Error, KafkaException) as e:
                 if isinstance(e, KafkaException) and e.args[0].fatal():
                     # The idempotent producer cannot go on without breaking order: let the
                     # process die and its supervisor start a fresh producer.
@@ -90,7 +103,10 @@ class OutboxRelay:
                 self._stop_listening()
                 self._stop.wait(backoff(self.failures, cap=5.0))
                 continue
-            if published == 0:
+            # Fewer rows than a batch: the cycle took every row committed before it, and a row
+            # committed since sent a notice, which ends the wait at once. Looking again now
+            # would cost an empty cycle per batch.
+            if published < self._batch_size:
                 self._wait_for_rows()
             else:
                 self._drain_notices()
@@ -152,47 +168,60 @@ class OutboxRelay:
 
     def relay_once(self) -> int:
         """Publishes one batch and stamps the rows the broker acknowledged; raises if any row was
-        not acknowledged (it stays unpublished and is sent again next cycle)."""
-        with self._engine.begin() as conn:
-            if not conn.execute(select(func.pg_try_advisory_xact_lock(RELAY_LOCK))).scalar():
-                return 0
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.id)
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return 0
-            acked: list[int] = []
-            failures: list[KafkaError] = []
-            for row in rows:
-                try:
-                    self._producer.produce(
-                        row.topic,
-                        key=row.key,
-                        value=row.value,
-                        headers=as_kafka_headers(row.headers),
-                        on_delivery=_tracker(row.id, acked, failures),
-                    )
-                except KafkaException as e:  # refused before sending, e.g. too large
-                    log.error("outbox_row_refused", outbox_id=row.id, error=str(e))
-                    failures.append(e.args[0])
-                self._producer.poll(0)
-            unsent = self._producer.flush(30)
-            # Stamping what was acknowledged, even when another row failed, keeps one bad row
-            # (too large, a missing topic) from holding every other payment's events back.
-            if acked:
-                conn.execute(
-                    update(outbox).where(outbox.c.id.in_(acked)).values(published_at=func.now())
-                )
-        topics = {r.id: r.topic for r in rows}
+        not acknowledged (it stays unpublished and is sent again next cycle).
+
+        Two round trips on plain SQL: the lock and the rows, then the stamp and the commit."""
+        conn = self._connection()
+        try:
+            with conn.pipeline(), conn.transaction():
+                rows = conn.execute(TAKE, (RELAY_LOCK, self._batch_size)).fetchall()
+                if not rows:
+                    return 0
+                acked, failures, unsent = self._publish(rows)
+                # Stamping what was acknowledged, even when another row failed, keeps one bad
+                # row (too large, a missing topic) from holding every other payment's events.
+                if acked:
+                    conn.execute(STAMP, (acked,))
+        except psycopg.Error:
+            self._close_connection()
+            raise
+        topics = {row[0]: row[1] for row in rows}
         for row_id in acked:
             OUTBOX_PUBLISHED.labels(topics[row_id]).inc()
         if unsent or failures:
             raise KafkaException(failures[0] if failures else KafkaError(KafkaError._MSG_TIMED_OUT))
         return len(rows)
+
+    def _publish(self, rows: list[tuple[Any, ...]]) -> tuple[list[int], list[KafkaError], int]:
+        acked: list[int] = []
+        failures: list[KafkaError] = []
+        for row_id, topic, key, value, headers in rows:
+            try:
+                self._producer.produce(
+                    topic,
+                    key=key,
+                    value=value,
+                    headers=as_kafka_headers(headers),
+                    on_delivery=_tracker(row_id, acked, failures),
+                )
+            except KafkaException as e:  # refused before sending, e.g. too large
+                log.error("outbox_row_refused", outbox_id=row_id, error=str(e))
+                failures.append(e.args[0])
+            self._producer.poll(0)
+        unsent = self._producer.flush(30)
+        return acked, failures, unsent
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                libpq_url(self._engine), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        return self._conn
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _scraped_backlog(self) -> float:
         try:

@@ -22,14 +22,14 @@ from runtime_support import (
     record_effect,
     running_loop,
 )
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import sessionmaker
 
 from payctl.embedded import wait_for
 from paykit.db import outbox, retry_schedule
 from paykit.errors import ImpossibleEvent, RetryLater, TransientError
 from paykit.kafka import producer_config
-from paykit.relay import OutboxRelay
+from paykit.relay import RELAY_LOCK, OutboxRelay
 from paykit.retries import RetryPolicy
 from paykit.unit_of_work import UnitOfWork
 from payment_events.events import PaymentFailed, PaymentInitiated
@@ -285,6 +285,22 @@ def test_the_relay_publishes_in_order_per_key_and_stamps_rows(broker: str, engin
     assert headers["event_type"] == b"PaymentFailed"
     assert headers["correlation_id"] == payment_id.encode()
     assert headers["traceparent"].startswith(b"00-")
+
+
+def test_one_relay_per_database_publishes_while_another_holds_the_lock(
+    broker: str, engine: Engine
+) -> None:
+    event = PaymentFailed(payment_id=str(uuid.uuid4()), code="c", reason="once")
+    with UnitOfWork(sessionmaker(engine), codec) as uow:
+        uow.record(event)
+        uow.commit()
+    relay = OutboxRelay(engine, Producer(producer_config(broker, "relay")), threading.Event())
+    with engine.begin() as other_relay:  # another instance's relay, mid-cycle
+        other_relay.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK)))
+        assert relay.relay_once() == 0
+        assert relay.backlog() == 1
+    assert relay.relay_once() == 1
+    assert relay.backlog() == 0
 
 
 def test_one_unpublishable_outbox_row_does_not_hold_back_the_others(
