@@ -1,5 +1,6 @@
-"""The batch consumer runtime: takes what the broker has (up to `batch_size` messages), handles
-all of it in one transaction on plain SQL, and commits offsets on an interval.
+"""The batch consumer runtime: takes what the broker has (up to `batch_size` messages, and what
+arrives within `linger` of the first), handles all of it in one transaction on plain SQL, and
+commits offsets on an interval.
 
 One transaction per batch, in two round trips: the first claims the batch's inbox rows, asks
 which payments wait on the retry schedule and loads (and locks) the payments' states; the
@@ -94,6 +95,7 @@ class BatchLoop:
         dead_letters: DeadLetters,
         stop: threading.Event,
         batch_size: int = 500,
+        linger: float = 0.0,
     ) -> None:
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
@@ -108,6 +110,7 @@ class BatchLoop:
         self._dead_letters = dead_letters
         self._stop = stop
         self._batch_size = batch_size
+        self._linger = linger
         self._conn: psycopg.Connection[Any] | None = None
         self._consumer: Consumer | None = None
         # Per partition: the next offset to read (all before it are done), and what the broker
@@ -127,7 +130,7 @@ class BatchLoop:
         try:
             while not self._stop.is_set():
                 self.last_progress = time.monotonic()
-                taken = take_available(consumer, self._batch_size, POLL_SECONDS)
+                taken = take_available(consumer, self._batch_size, POLL_SECONDS, self._linger)
                 if taken:
                     self._handle(taken)
                 self._commit(consumer, wait=False)

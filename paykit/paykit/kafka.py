@@ -51,19 +51,28 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str) -> dict[str, 
     }
 
 
-def take_available(consumer: Consumer, limit: int, wait: float) -> list[Message]:
+def take_available(
+    consumer: Consumer, limit: int, wait: float, linger: float = 0.0
+) -> list[Message]:
     """Up to `limit` messages: those already fetched, or else the first to arrive within `wait`
-    seconds with whatever came along with it. Never waits for a batch to fill: librdkafka's
-    consume(n, timeout) does, which held every lightly loaded hop back by up to `timeout`."""
+    seconds with whatever came along with it. Never waits for a batch to fill unless asked:
+    librdkafka's consume(n, timeout) does, which held every lightly loaded hop back by up to
+    `timeout`. With `linger`, once there is a message, also what arrives within `linger` seconds
+    (up to `limit`): a batch that costs one transaction whatever its size trades that much
+    latency for fewer, fuller batches."""
     if limit < 1:
         return []
     taken: list[Message] = consumer.consume(limit, timeout=0)
-    if taken:
-        return taken
-    first = consumer.poll(wait)
-    if first is None:
-        return []
-    return [first, *consumer.consume(limit - 1, timeout=0)] if limit > 1 else [first]
+    if not taken:
+        first = consumer.poll(wait)
+        if first is None:
+            return []
+        taken = [first]
+        if not linger and limit > 1:
+            taken += consumer.consume(limit - 1, timeout=0)
+    if linger and len(taken) < limit:
+        taken += consumer.consume(limit - len(taken), timeout=linger)
+    return taken
 
 
 def ensure_topics(

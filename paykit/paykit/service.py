@@ -113,6 +113,7 @@ def consume(
             dead_letters=dead_letters,
             stop=wiring.stop,
             batch_size=settings.consume_batch_size,
+            linger=settings.consume_linger_ms / 1000,
         )
         return batch_loop, RetryWorker(dispatcher, wiring.session_factory, wiring.stop)
     loop: ConsumerLoop[Any] = ConsumerLoop(

@@ -43,6 +43,9 @@ class ConsumerServiceSettings(RuntimeSettings):
     # Messages taken from the broker at once: what one batch handles (paykit.batches), or what
     # the loop hands its lanes.
     consume_batch_size: int = Field(500, ge=1, validation_alias="CONSUME_BATCH_SIZE")
+    # The batch runtime takes, beside the first message, what arrives this long after it: each
+    # hop waits up to this long more, and a light load costs fewer, fuller transactions.
+    consume_linger_ms: float = Field(20.0, ge=0, le=1000, validation_alias="CONSUME_LINGER_MS")
     # `batch`: one transaction per batch (paykit.batches), for a service whose handlers are
     # functions of its state (paykit.states); the others run `lanes`, the per-message runtime
     # (paykit.consumer), which `lanes` also forces on every service.

@@ -5,6 +5,7 @@ and never more than the limit at once; an idle consumer waits in the broker's lo
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -65,6 +66,20 @@ def test_a_lone_message_comes_without_waiting_for_a_batch(
 
     assert [m.value() for m in taken] == [b"only"]
     assert time.monotonic() - started < LONG_WAIT / 2
+
+
+def test_with_a_linger_what_arrives_soon_after_the_first_message_comes_with_it(
+    broker: str, topic: str, consumer: Consumer
+) -> None:
+    produce(broker, topic, ("pay_1", b"first"))
+    later = threading.Timer(0.2, produce, (broker, topic, ("pay_2", b"soon after")))
+    later.start()
+    try:
+        taken = take_available(consumer, 100, LONG_WAIT, linger=5.0)
+    finally:
+        later.join()
+
+    assert [m.value() for m in taken] == [b"first", b"soon after"]
 
 
 def test_messages_come_at_most_limit_at_a_time_and_all_of_them(
