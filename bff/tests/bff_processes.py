@@ -71,8 +71,11 @@ def spawn(
 
 
 @contextlib.contextmanager
-def running_projector(database_url: str, broker: str, log: Path) -> Iterator[str]:
-    """The running projector; yields the base URL of its health server."""
+def running_projector(
+    database_url: str, broker: str, log: Path, runtime: str = "batch"
+) -> Iterator[str]:
+    """The running projector on `runtime` (CONSUMER_RUNTIME); yields the base URL of its health
+    server."""
     ensure_topics(broker, all_topic_names(), partitions=3)
     group = f"bff-projector-{uuid.uuid4().hex[:8]}"
     start_group_at_the_end(broker, group, topics_consumed_by(CATALOG_NAME))
@@ -84,6 +87,7 @@ def running_projector(database_url: str, broker: str, log: Path) -> Iterator[str
         "HEALTH_PORT": str(health_port),
         "PAYMENTS_ENV": "test",
         "LOG_FORMAT": "json",
+        "CONSUMER_RUNTIME": runtime,
     }
     process = spawn("bff.projector", env, log)
     url = f"http://127.0.0.1:{health_port}"

@@ -3,6 +3,7 @@ outbox to Kafka, projects the events it consumes, and dead-letters what it can n
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING
 
@@ -24,15 +25,29 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def projector_process(bff_database: str, broker: str, tmp_path: Path) -> Iterator[str]:
+# Both runtimes: batches by default, and the lanes CONSUMER_RUNTIME=lanes goes back to.
+@pytest.fixture(params=["batch", "lanes"])
+def projector_process(
+    request: pytest.FixtureRequest, bff_database: str, broker: str, tmp_path: Path
+) -> Iterator[str]:
     """The running projector; yields the base URL of its health server."""
-    with running_projector(bff_database, broker, tmp_path / "projector.log") as url:
+    runtime = request.param
+    with running_projector(bff_database, broker, tmp_path / "projector.log", runtime) as url:
         yield url
 
 
+def handled_in_batches(log: Path) -> bool:
+    # The log has librdkafka's own lines beside the service's JSON ones.
+    events = [json.loads(line) for line in log.open() if line.startswith("{")]
+    return any(e.get("event") == "batch_handled" for e in events)
+
+
 def test_the_projector_relays_payments_and_projects_their_events(
-    api: TestClient, broker: str, projector_process: str
+    api: TestClient,
+    broker: str,
+    projector_process: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     response = api.post("/v1/payments", json=new_payment(), headers=new_key())
     payment_id = response.json()["payment_id"]
@@ -48,6 +63,9 @@ def test_the_projector_relays_payments_and_projects_their_events(
         return bool(api.get(f"/v1/payments/{payment_id}").json()["status"] == "AUTHORIZED")
 
     wait_for(authorized, 30, f"payment {payment_id} AUTHORIZED")
+    log = tmp_path / "projector.log"
+    runtime = request.node.callspec.params["projector_process"]
+    assert handled_in_batches(log) == (runtime == "batch")
 
 
 def test_an_event_for_an_unknown_payment_is_dead_lettered(

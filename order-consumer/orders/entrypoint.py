@@ -18,4 +18,5 @@ def main() -> None:
         uow_factory=orders.unit_of_work,
         give_up=orders.give_up,
         routes=orders.routes,
+        state_handlers=orders.orders,
     )

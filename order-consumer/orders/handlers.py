@@ -1,4 +1,5 @@
-"""orders' handlers: one per event it consumes."""
+"""orders' handlers: one per event it consumes, as functions of the event and the payment's order
+(`paykit.states`); the runtime loads the order locked and saves what the handler returns."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from orders.adapters.order_store import OrderStore
 from orders.domain.model import ORDER_NOT_CREATED, Order, Refusal
 from payment_events.events import Event, PaymentSucceeded
 
@@ -13,24 +15,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
     from orders.adapters.sso import SsoIssuer
-    from orders.unit_of_work import OrdersUnitOfWork
+    from paykit.unit_of_work import UnitOfWork
 
 log = structlog.get_logger()
+ORDERS = OrderStore()
 
 
 def create_order(
     event: PaymentSucceeded,
-    uow: OrdersUnitOfWork,
+    order: Order | None,
     sso: SsoIssuer,
     blocked_customers: Collection[str],
-) -> None:
-    existing = uow.orders.for_payment(event.payment_id)
-    if existing is not None:
+) -> Order:
+    if order is not None:
         # The inbox stops a redelivery; this stops the same payment announced under a new event id.
-        log.info("order_already_exists", order_id=existing.order_id, status=existing.status)
-        return
+        log.info("order_already_exists", order_id=order.order_id, status=order.status)
+        return order
     order = Order.create(event)
-    uow.orders.add(order)
     refusal = order.refusal(blocked_customers)
     if refusal is not None:
         order.refuse(refusal)
@@ -39,31 +40,31 @@ def create_order(
         token = sso.issue(
             order_id=order.order_id, payment_id=order.payment_id, customer_id=order.customer_id
         )
-        uow.sso_tokens.add(token)
-        order.confirm(token.token, token.redirect_url)
-        log.info("order_confirmed", order_id=order.order_id, jti=token.jti)
-    uow.record(*order.events)
+        order.confirm(token)
+        log.debug("order_confirmed", order_id=order.order_id, jti=token.jti)
+    return order
 
 
-HANDLERS: dict[type[Event], Callable[..., None]] = {
+HANDLERS: dict[type[Event], Callable[..., Order]] = {
     PaymentSucceeded: create_order,
 }
 
 
 def fail_order(
     event: PaymentSucceeded,
-    uow: OrdersUnitOfWork,
+    uow: UnitOfWork,
     error: BaseException,
     sso: SsoIssuer,
     blocked_customers: Collection[str],
 ) -> None:
     """The order could not be made however often it was tried: refuse it, so billing voids the
     authorization instead of holding the shopper's money for an order that will never exist."""
-    if uow.orders.for_payment(event.payment_id) is not None:
+    conn = uow.connection()
+    if ORDERS.load(conn, [event.payment_id]):
         return
     order = Order.create(event)
-    uow.orders.add(order)
     order.refuse(Refusal(ORDER_NOT_CREATED, f"the order could not be created: {error}"[:500]))
+    ORDERS.save(conn, [order])
     log.error("order_given_up", order_id=order.order_id)
     uow.record(*order.events)
 

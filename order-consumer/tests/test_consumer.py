@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from orders.adapters.orm import orders
 from orders.bootstrap import bootstrap
 from payctl.embedded import wait_for
+from paykit.batches import BatchLoop
 from paykit.db import outbox
 from paykit.kafka import ensure_topics, producer_config
 from paykit.service import consume
@@ -61,6 +62,7 @@ def committed_past(broker: str, group: str, where: TopicPartition) -> bool:
 
 
 def run_loop(service: Orders, settings: Settings) -> threading.Thread:
+    """The service's loop as `paykit.service` runs it: the runtime its settings ask for."""
     producer = Producer(producer_config(settings.kafka_bootstrap_servers, "order-consumer-test"))
     loop, _ = consume(
         service.wiring,
@@ -70,19 +72,26 @@ def run_loop(service: Orders, settings: Settings) -> threading.Thread:
         uow_factory=service.unit_of_work,
         give_up=service.give_up,
         client_id="order-consumer-test",
+        state_handlers=service.orders,
     )
+    assert isinstance(loop, BatchLoop) == (settings.consumer_runtime == "batch")
     thread = threading.Thread(target=loop.run)
     thread.start()
     return thread
 
 
+@pytest.mark.parametrize("runtime", ["batch", "lanes"])
 def test_a_payment_succeeded_delivered_twice_makes_one_order_and_one_event(
-    broker: str, settings: Settings
+    broker: str, settings: Settings, runtime: str
 ) -> None:
     ensure_topics(broker, [*TOPICS, *(f"{t}.dlq" for t in TOPICS)], partitions=3)
     # Its own group: the loop reads the shared topic from the start, other tests' events too.
     settings = settings.model_copy(
-        update={"kafka_bootstrap_servers": broker, "consumer_group": uuid.uuid4().hex}
+        update={
+            "kafka_bootstrap_servers": broker,
+            "consumer_group": uuid.uuid4().hex,
+            "consumer_runtime": runtime,
+        }
     )
     service = bootstrap(settings)
     event = payment_succeeded()

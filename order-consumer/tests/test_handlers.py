@@ -7,13 +7,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import jwt
+import psycopg
 import pytest
 from orders_random_events import PUBLIC_KEY, payment_succeeded
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from orders.adapters.orm import orders, sso_tokens
 from orders.domain.model import Order
+from orders.handlers import ORDERS
 from paykit.db import outbox
 from payment_events.codec import Codec
 from payment_events.events import Event, OrderConfirmed, OrderFailed
@@ -112,12 +113,15 @@ def test_the_same_payment_under_two_event_ids_gets_one_order(service: Orders) ->
 def test_the_database_refuses_a_second_order_for_a_payment(service: Orders) -> None:
     event = payment_succeeded()
     with service.unit_of_work() as uow:
-        uow.orders.add(Order.create(event))
+        ORDERS.save(uow.connection(), [Order.create(event)])
         uow.commit()
     second = Order.create(event)
     second.order_id = str(uuid.uuid4())  # a payment's order id is derived; force another
-    with service.unit_of_work() as uow, pytest.raises(IntegrityError, match="orders_one_per"):
-        uow.orders.add(second)
+    with (
+        service.unit_of_work() as uow,
+        pytest.raises(psycopg.errors.UniqueViolation, match="orders_one_per"),
+    ):
+        ORDERS.save(uow.connection(), [second])
 
 
 def test_an_order_that_cannot_be_made_is_refused_when_retries_are_used_up(

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from orders_random_events import payment_succeeded
 
 from orders.domain.errors import InvalidTransition
-from orders.domain.model import Order, OrderStatus, Refusal
+from orders.domain.model import Order, OrderStatus, Refusal, SsoToken
 from payment_events.events import OrderConfirmed, OrderFailed
 
 BLOCKED = frozenset({"cus_blocked"})
+
+
+def sso_token(order: Order, token: str = "t", redirect_url: str = "u") -> SsoToken:
+    now = datetime.now(UTC)
+    return SsoToken(
+        token=token,
+        jti=str(uuid.uuid4()),
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        issued_at=now,
+        expires_at=now + timedelta(minutes=5),
+        redirect_url=redirect_url,
+    )
 
 
 def test_a_new_order_is_unconfirmed_and_carries_the_payment() -> None:
@@ -25,8 +41,10 @@ def test_a_new_order_is_unconfirmed_and_carries_the_payment() -> None:
 
 def test_confirming_records_order_confirmed_with_the_token() -> None:
     order = Order.create(payment_succeeded())
-    order.confirm("signed.jwt.token", "https://saas.example/sso/callback?order_id=o1")
+    token = sso_token(order, "signed.jwt.token", "https://saas.example/sso/callback?order_id=o1")
+    order.confirm(token)
     assert order.status is OrderStatus.CONFIRMED
+    assert order.issued_token == token  # for the store to record it
     [confirmed] = order.events
     assert isinstance(confirmed, OrderConfirmed)
     assert confirmed.sso_token == "signed.jwt.token"
@@ -54,16 +72,16 @@ def test_a_customer_nobody_blocked_breaks_no_rule() -> None:
 
 def test_a_settled_order_cannot_move_again() -> None:
     confirmed = Order.create(payment_succeeded())
-    confirmed.confirm("t", "u")
+    confirmed.confirm(sso_token(confirmed))
     with pytest.raises(InvalidTransition):
         confirmed.refuse(Refusal("customer_blocked", "late"))
     with pytest.raises(InvalidTransition):
-        confirmed.confirm("t2", "u")
+        confirmed.confirm(sso_token(confirmed, "t2"))
 
     refused = Order.create(payment_succeeded("cus_blocked"))
     refused.refuse(Refusal("customer_blocked", "blocked"))
     with pytest.raises(InvalidTransition):
-        refused.confirm("t", "u")
+        refused.confirm(sso_token(refused))
     assert len(confirmed.events) == len(refused.events) == 1
 
 

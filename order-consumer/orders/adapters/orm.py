@@ -1,4 +1,4 @@
-"""orders' tables, mapped onto the domain classes from outside the domain."""
+"""orders' tables (written in plain SQL by `orders.adapters.order_store`)."""
 
 from __future__ import annotations
 
@@ -19,17 +19,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import registry
 
-from orders.domain.model import Order, OrderStatus
-from paykit.db import map_aggregate, row_timestamps
+from orders.domain.model import OrderStatus
+from paykit.db import row_timestamps
 from payment_events.events import SellerLine
 
 if TYPE_CHECKING:
     from sqlalchemy import Dialect
 
 metadata = MetaData()
-mapper_registry = registry(metadata=metadata)
 
 
 class SellerLines(TypeDecorator[tuple[SellerLine, ...]]):
@@ -79,7 +77,3 @@ sso_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("sso_tokens_by_order", "order_id"),
 )
-
-
-def start_mappers() -> None:
-    map_aggregate(mapper_registry, Order, orders)

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
@@ -21,6 +20,8 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from orders.domain.model import SsoToken
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,17 +32,6 @@ ALGORITHM = "EdDSA"
 # Long enough to follow the redirect, short enough that a leaked token is soon worthless.
 LIFETIME = timedelta(minutes=5)
 JWKS_PATH = "/.well-known/jwks.json"
-
-
-@dataclass(frozen=True)
-class SsoToken:
-    token: str  # the signed JWT: a bearer credential, published once and never stored here
-    jti: str
-    order_id: str
-    customer_id: str
-    issued_at: datetime
-    expires_at: datetime
-    redirect_url: str
 
 
 class SsoIssuer(Protocol):

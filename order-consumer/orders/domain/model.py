@@ -23,6 +23,7 @@ from payment_events.events import (
 
 if TYPE_CHECKING:
     from collections.abc import Collection
+    from datetime import datetime
 
 CUSTOMER_BLOCKED = "customer_blocked"
 ORDER_NOT_CREATED = "order_not_created"
@@ -58,6 +59,19 @@ def order_id_for(payment_id: str) -> str:
     return str(uuid.uuid5(ORDER_NAMESPACE, payment_id))
 
 
+@dataclass(frozen=True)
+class SsoToken:
+    """A sign-in into the SaaS app, issued for a confirmed order."""
+
+    token: str  # the signed JWT: a bearer credential, published once and never stored
+    jti: str
+    order_id: str
+    customer_id: str
+    issued_at: datetime
+    expires_at: datetime
+    redirect_url: str
+
+
 @dataclass(eq=False)
 class Order:
     payment_id: str
@@ -70,6 +84,8 @@ class Order:
     status: OrderStatus = OrderStatus.CREATED
     refusal_code: str | None = None
     refusal_reason: str | None = None
+    # The token issued when the order was confirmed, until it is recorded (by its jti only).
+    issued_token: SsoToken | None = None
     events: list[Event] = field(default_factory=list)
 
     @classmethod
@@ -90,8 +106,9 @@ class Order:
             return Refusal(CUSTOMER_BLOCKED, f"customer {self.customer_id} is blocked")
         return None
 
-    def confirm(self, sso_token: str, redirect_url: str) -> None:
+    def confirm(self, token: SsoToken) -> None:
         self._move(OrderStatus.CONFIRMED)
+        self.issued_token = token
         self.events.append(
             OrderConfirmed(
                 payment_id=self.payment_id,
@@ -101,8 +118,8 @@ class Order:
                 amount_minor=self.amount_minor,
                 authorization_id=self.authorization_id,
                 lines=self.lines,
-                sso_token=sso_token,
-                redirect_url=redirect_url,
+                sso_token=token.token,
+                redirect_url=token.redirect_url,
             )
         )
 
