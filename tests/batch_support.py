@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Producer
-from runtime_support import FAST_RETRIES, codec
+from runtime_support import FAST_RETRIES, codec, running_beside
 from sqlalchemy import Column, MetaData, Table, Text, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import sessionmaker
@@ -129,14 +129,5 @@ def running_batch_loop(
         stop=stop,
         batch_size=batch_size,
     )
-    worker = RetryWorker(dispatcher, factory, stop)
-    threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
-    for t in threads:
-        t.start()
-    try:
+    with running_beside(loop.run, RetryWorker(dispatcher, factory, stop).run, stop=stop):
         yield loop
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-            assert not t.is_alive()

@@ -141,12 +141,18 @@ def running_loop(
         stop=stop,
         concurrency=concurrency,
     )
-    worker = RetryWorker(dispatcher, factory, stop)
-    threads = [threading.Thread(target=loop.run), threading.Thread(target=worker.run)]
+    with running_beside(loop.run, RetryWorker(dispatcher, factory, stop).run, stop=stop):
+        yield loop
+
+
+@contextmanager
+def running_beside(*runs: Callable[[], None], stop: threading.Event) -> Iterator[None]:
+    """Each of `runs` on a thread of its own; on leaving, `stop` is set and all are joined."""
+    threads = [threading.Thread(target=run) for run in runs]
     for t in threads:
         t.start()
     try:
-        yield loop
+        yield
     finally:
         stop.set()
         for t in threads:

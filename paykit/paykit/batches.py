@@ -13,9 +13,8 @@ never sinks the rest of its batch. An undecodable message is dead-lettered befor
 
 Guarantee: a partition's offset is committed only up to messages whose effects, place on the
 retry schedule or dead letter are durable, so a crash anywhere redelivers the rest and the inbox
-makes the repeats change nothing. Offsets go asynchronously every `COMMIT_SECONDS`, and
-synchronously when partitions are revoked and at close: redelivering a little more after a
-crash costs only inbox lookups.
+makes the repeats change nothing. Offsets go asynchronously on an interval, and synchronously
+when partitions are revoked and at close (`paykit.batch_offsets`).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import psycopg
 import structlog
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from paykit.batch_offsets import OffsetCommits
 from paykit.consumer import IN_PLACE_BACKOFF_CAP, POLL_SECONDS, backoff, record_lag
 from paykit.dispatch import Outcome, is_infrastructure
 from paykit.kafka import consumer_config, take_available
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Mapping
 
-    from confluent_kafka import KafkaError, Message
+    from confluent_kafka import Message
 
     from paykit.dead_letters import DeadLetters
     from paykit.dispatch import Dispatcher
@@ -57,8 +57,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 T = TypeVar("T")
 
-# How often offsets are committed while messages flow (asynchronously).
-COMMIT_SECONDS = 0.5
 # A database that does not answer a connect within this is down for this try.
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -97,10 +95,11 @@ class BatchLoop:
         batch_size: int = 500,
         linger: float = 0.0,
     ) -> None:
+        self._offsets = OffsetCommits()
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
             "stats_cb": record_lag,
-            "on_commit": self._on_commit,
+            "on_commit": self._offsets.failed,
         }
         self._topics = topics
         self._codec = codec
@@ -113,11 +112,6 @@ class BatchLoop:
         self._linger = linger
         self._conn: psycopg.Connection[Any] | None = None
         self._consumer: Consumer | None = None
-        # Per partition: the next offset to read (all before it are done), and what the broker
-        # was last asked to keep.
-        self._done: dict[Partition, int] = {}
-        self._committed: dict[Partition, int] = {}
-        self._last_commit = 0.0
         self._redelivered_below: Mapping[Partition, int] | None = None
         self.last_progress = 0.0
 
@@ -133,11 +127,11 @@ class BatchLoop:
                 taken = take_available(consumer, self._batch_size, POLL_SECONDS, self._linger)
                 if taken:
                     self._handle(taken)
-                self._commit(consumer, wait=False)
+                self._offsets.commit(consumer, wait=False)
         finally:
             # Sets the stop event too: whatever shares it (relay, retry worker) ends with the loop.
             self._stop.set()
-            self._commit(consumer, wait=True)
+            self._offsets.commit(consumer, wait=True)
             consumer.close()
             if self._conn is not None:
                 self._conn.close()
@@ -175,7 +169,7 @@ class BatchLoop:
                 unfinished += [i.msg for items in groups.values() for i in items]
             else:
                 unfinished += self._handle_one_by_one(groups, slow, outcomes)
-        self._finish(received, unfinished)
+        self._offsets.done(received, unfinished)
         seconds = time.perf_counter() - started
         for (topic, outcome), n in outcomes.items():
             MESSAGES.labels(topic, outcome).inc(n)
@@ -271,8 +265,8 @@ class BatchLoop:
                     slow[key] = None
                     continue
                 state, recorded, counts = applied
-                if state is not None:
-                    changed.append(state)
+                if state is not None and any(o == Outcome.HANDLED for _, o in counts):
+                    changed.append(state)  # only duplicates: nothing to write
                 rows += recorded
                 handled += counts
             # The claims of the payments left for the per-message path go: it claims them again.
@@ -393,62 +387,11 @@ class BatchLoop:
             self._redelivered_below = self._dispatcher.redelivered_below()
         return self._redelivered_below
 
-    def _finish(self, received: list[Received], unfinished: list[Received]) -> None:
-        """Moves each partition's next offset past what is done: up to its first unfinished
-        message when a stop left some."""
-        first_unfinished: dict[Partition, int] = {}
-        for msg in unfinished:
-            p = (msg.topic, msg.partition)
-            first_unfinished[p] = min(first_unfinished.get(p, msg.offset), msg.offset)
-        for msg in received:
-            p = (msg.topic, msg.partition)
-            if p in first_unfinished:
-                self._done[p] = first_unfinished[p]
-            elif msg.offset + 1 > self._done.get(p, 0):
-                self._done[p] = msg.offset + 1
-
-    def _commit(
-        self, consumer: Consumer, *, wait: bool, only: set[Partition] | None = None
-    ) -> None:
-        now = time.monotonic()
-        if not wait and now - self._last_commit < COMMIT_SECONDS:
-            return
-        offsets = {
-            p: o
-            for p, o in self._done.items()
-            if (only is None or p in only) and (wait or self._committed.get(p) != o)
-        }
-        if not offsets:
-            return
-        self._last_commit = now
-        try:
-            listed = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-            if wait:
-                consumer.commit(offsets=listed, asynchronous=False)
-            else:
-                consumer.commit(offsets=listed, asynchronous=True)
-        except KafkaException as e:
-            # The partition may have moved to another instance; it will redeliver from the last
-            # committed offset and the inbox turns the repeats into no-ops.
-            log.warning("commit_failed", error=str(e))
-            return
-        self._committed.update(offsets)
-
-    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        if error is None:
-            return
-        # Asked again at the next interval.
-        log.warning("commit_failed", error=str(error))
-        for tp in partitions:
-            self._committed.pop((tp.topic, tp.partition), None)
-
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Called between batches (from the poll): nothing of these partitions is in hand.
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        self._commit(consumer, wait=True, only=revoked)
-        for p in revoked:
-            self._done.pop(p, None)
-            self._committed.pop(p, None)
+        self._offsets.commit(consumer, wait=True, only=revoked)
+        self._offsets.forget(revoked)
         log.info("partitions_revoked", partitions=sorted(revoked))
 
 
