@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from paykit.retries import RetryPolicy
+    from payment_events.codec import Codec
     from payment_events.events import Event
 
 batch_metadata = MetaData()
@@ -101,6 +102,7 @@ def running_batch_loop(
     group: str,
     policy: RetryPolicy = FAST_RETRIES,
     batch_size: int = 500,
+    loop_codec: Codec = codec,
 ) -> Iterator[BatchLoop]:
     """The batch loop and the retry worker, wired as `paykit.service` wires them; stopped and
     joined on leaving."""
@@ -121,7 +123,7 @@ def running_batch_loop(
         group_id=group,
         client_id="test",
         topics=[topic],
-        codec=codec,
+        codec=loop_codec,
         database_url=libpq_url(engine),
         state_handlers=state_handlers,
         dispatcher=dispatcher,

@@ -124,6 +124,21 @@ def test_the_database_refuses_a_second_order_for_a_payment(service: Orders) -> N
         ORDERS.save(uow.connection(), [second])
 
 
+def test_an_order_made_meanwhile_by_another_instance_fails_the_one_made_here(
+    service: Orders,
+) -> None:
+    event = payment_succeeded()
+    mine = Order.create(event)  # made while the other instance's order was not committed yet
+    with service.unit_of_work() as uow:
+        ORDERS.save(uow.connection(), [Order.create(event)])
+        uow.commit()
+    with (
+        service.unit_of_work() as uow,
+        pytest.raises(psycopg.errors.UniqueViolation, match="orders_pkey"),
+    ):
+        ORDERS.save(uow.connection(), [mine])
+
+
 def test_an_order_that_cannot_be_made_is_refused_when_retries_are_used_up(
     service: Orders,
 ) -> None:

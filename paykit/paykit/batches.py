@@ -96,6 +96,9 @@ class BatchLoop:
         linger: float = 0.0,
     ) -> None:
         self._offsets = OffsetCommits()
+        # Partitions revoked during the current take (librdkafka calls back from inside
+        # consume(), also after the take's first message arrived).
+        self._revoked: set[Partition] = set()
         self._config = consumer_config(bootstrap, group_id, client_id) | {
             "statistics.interval.ms": 5000,
             "stats_cb": record_lag,
@@ -124,7 +127,10 @@ class BatchLoop:
         try:
             while not self._stop.is_set():
                 self.last_progress = time.monotonic()
+                self._revoked.clear()
                 taken = take_available(consumer, self._batch_size, POLL_SECONDS, self._linger)
+                if self._revoked:  # during the take: their next owner redelivers them
+                    taken = [m for m in taken if (m.topic(), m.partition()) not in self._revoked]
                 if taken:
                     self._handle(taken)
                 self._offsets.commit(consumer, wait=False)
@@ -156,8 +162,9 @@ class BatchLoop:
                 continue
             msg = Received.of(message)
             received.append(msg)
-            item = self._decode(msg)
-            if item is None:  # stopping before its dead letter was sent
+            # In place: a schema registry that does not answer fails every message alike.
+            item = self._in_place(functools.partial(self._decode, msg))
+            if item is None:  # stopping before it was decoded or its dead letter sent
                 unfinished.append(msg)
             elif isinstance(item, _Item):
                 groups.setdefault(item.event.payment_id, []).append(item)
@@ -185,13 +192,12 @@ class BatchLoop:
             **{f"{outcome}": n for outcome, n in _by_outcome(outcomes).items()},
         )
 
-    def _decode(self, msg: Received) -> _Item | Outcome | None:
+    def _decode(self, msg: Received) -> _Item | Outcome:
         """The message's event to handle; else what became of it (dead-lettered: undecodable;
-        skipped: no handler here), or None when stopping before its dead letter was sent."""
+        skipped: no handler here). Raises what the registry or the broker raise."""
         try:
             event = self._codec.decode(msg.value)
-        except DecodeError as undecodable:
-            e = undecodable  # kept past the except block, for the retried send below
+        except DecodeError as e:
             log.error(
                 "message_undecodable",
                 code=e.code,
@@ -200,15 +206,11 @@ class BatchLoop:
                 partition=msg.partition,
                 offset=msg.offset,
             )
-            sent = self._in_place(functools.partial(self._dead_letter, msg, e))
-            return Outcome.DEAD_LETTERED if sent else None
+            self._dead_letters.send(msg, e, attempts=1)
+            return Outcome.DEAD_LETTERED
         if type(event) not in self._state.handlers:
             return Outcome.SKIPPED
         return _Item(msg, event, trace_of(msg.header_values(), event.event_id, event.payment_id))
-
-    def _dead_letter(self, msg: Received, error: DecodeError) -> bool:
-        self._dead_letters.send(msg, error, attempts=1)
-        return True
 
     def _handle_together(
         self, groups: dict[str, list[_Item]], outcomes: Counter[tuple[str, str]]
@@ -388,8 +390,10 @@ class BatchLoop:
         return self._redelivered_below
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Called between batches (from the poll): nothing of these partitions is in hand.
+        # Called from the take, between batches: nothing of these partitions is being handled;
+        # what the take already holds of them is dropped after it.
         revoked = {(tp.topic, tp.partition) for tp in partitions}
+        self._revoked |= revoked
         self._offsets.commit(consumer, wait=True, only=revoked)
         self._offsets.forget(revoked)
         log.info("partitions_revoked", partitions=sorted(revoked))

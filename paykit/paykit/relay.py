@@ -41,12 +41,11 @@ OUTBOX_CHANNEL = "outbox"  # NOTIFY channel of committed outbox rows
 CONNECT_TIMEOUT_SECONDS = 5
 
 # The oldest unpublished rows, only for the relay that holds the lock (for this transaction);
-# another relay gets none. SKIP LOCKED: a relay that held the lock before and is still stamping.
+# another relay gets none, without scanning (the lock is a one-time filter of the query).
 TAKE = (
-    "WITH relay AS (SELECT pg_try_advisory_xact_lock(%s) AS active) "
-    "SELECT o.id, o.topic, o.key, o.value, o.headers FROM outbox o, relay "
-    "WHERE relay.active AND o.published_at IS NULL "
-    "ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+    "SELECT id, topic, key, value, headers FROM outbox "
+    "WHERE (SELECT pg_try_advisory_xact_lock(%s)) AND published_at IS NULL "
+    "ORDER BY id LIMIT %s FOR UPDATE"
 )
 STAMP = "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)"
 

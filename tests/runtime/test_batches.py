@@ -17,11 +17,13 @@ from payctl.embedded import wait_for
 from paykit.db import inbox, outbox, retry_schedule
 from paykit.errors import ImpossibleEvent, RetryLater
 from paykit.retries import RetryPolicy
+from payment_events.codec import Codec, RegistryUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from payment_events.events import PaymentInitiated
+    from payment_events.events import Event, PaymentInitiated
+from payment_events.registry import FileRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +133,31 @@ def test_a_parked_payments_later_events_wait_behind_it_while_others_pass(
         outage.clear()
         wait_for(lambda: count(engine, retry_schedule) == 0, 30, "the schedule worked off")
     assert applied(engine, first.payment_id) == [first.event_id, second.event_id]
+
+
+class RegistryDownFor(Codec):
+    """The codec of a service whose schema registry does not answer its first `tries` asks."""
+
+    def __init__(self, tries: int) -> None:
+        super().__init__(FileRegistry())
+        self.left = tries
+
+    def decode(self, data: bytes | None) -> Event:
+        if self.left > 0:
+            self.left -= 1
+            raise RegistryUnavailable("schema registry: connection refused")
+        return super().decode(data)
+
+
+def test_a_schema_registry_outage_is_waited_out_in_place(
+    broker: str, engine: Engine, topic: str
+) -> None:
+    event = initiated()
+    produce(broker, topic, (event.payment_id, codec.encode(event)))
+    group = uuid.uuid4().hex
+    down = RegistryDownFor(tries=2)
+    with running_batch_loop(broker, engine, topic, tally, group, loop_codec=down) as loop:
+        wait_for(lambda: committed_total(broker, group, topic) == 1, 30, "offset committed")
+        assert loop.is_alive()
+    assert down.left == 0
+    assert applied(engine, event.payment_id) == [event.event_id]

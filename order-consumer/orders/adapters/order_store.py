@@ -22,17 +22,17 @@ LOAD = (
     "status, refusal_code, refusal_reason "
     "FROM orders WHERE payment_id = ANY(%s) ORDER BY payment_id FOR UPDATE"
 )
-# An order is written once, when it is made: one already there (loaded, or made meanwhile by
-# another instance for the same payment, whose order id is the same) is left as it is, and only
-# the tokens of orders this statement wrote are recorded. Another order id for a payment that
-# has one fails on orders_one_per_payment.
+# An order is written once, when it is made; one made meanwhile for the same payment (by another
+# instance: its id follows from the payment's) fails the insert on the primary key, so the
+# transaction that lost rolls back with the event it recorded, and its retry finds the order.
+# Another order id for a payment that has one fails on orders_one_per_payment.
 SAVE = (
     "WITH made AS ("
     " INSERT INTO orders (order_id, payment_id, customer_id, currency, amount_minor,"
     " authorization_id, lines, status, refusal_code, refusal_reason)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
     " %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::text[])"
-    " ON CONFLICT (order_id) DO NOTHING RETURNING order_id) "
+    " RETURNING order_id) "
     "INSERT INTO sso_tokens (jti, order_id, customer_id, issued_at, expires_at) "
     "SELECT t.jti, t.order_id, t.customer_id, t.issued_at, t.expires_at "
     "FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
@@ -46,6 +46,10 @@ class OrderStore:
         return {row[0]: _order(row) for row in rows}
 
     def save(self, conn: psycopg.Connection[Any], states: Sequence[Order]) -> None:
+        """Creates the new orders with their tokens; an order never changes once made."""
+        states = [o for o in states if o.new]
+        if not states:
+            return
         tokens = [o.issued_token for o in states if o.issued_token is not None]
         conn.execute(
             SAVE,
@@ -68,6 +72,7 @@ class OrderStore:
             ),
         )
         for order in states:
+            order.new = False
             order.issued_token = None  # recorded: the token itself is never kept
 
 
@@ -83,4 +88,5 @@ def _order(row: tuple[Any, ...]) -> Order:
         status=OrderStatus(row[7]),
         refusal_code=row[8],
         refusal_reason=row[9],
+        new=False,
     )

@@ -86,6 +86,8 @@ class Order:
     refusal_reason: str | None = None
     # The token issued when the order was confirmed, until it is recorded (by its jti only).
     issued_token: SsoToken | None = None
+    # Made here and not stored yet: storing it must create it, never find one already there.
+    new: bool = True
     events: list[Event] = field(default_factory=list)
 
     @classmethod
