@@ -11,20 +11,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Producer
-from runtime_support import FAST_RETRIES, codec, running_beside
+from runtime_support import FAST_RETRIES, codec, dispatching, running_beside
 from sqlalchemy import Column, MetaData, Table, Text, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import sessionmaker
 
 from paykit.batches import BatchLoop
 from paykit.db import libpq_url
-from paykit.dead_letters import DeadLetters
-from paykit.dispatch import Dispatcher
-from paykit.kafka import producer_config
 from paykit.retry_worker import RetryWorker
 from paykit.states import StateHandlers, per_message
-from paykit.unit_of_work import UnitOfWork
 from payment_events.events import PaymentFailed, PaymentInitiated
 
 if TYPE_CHECKING:
@@ -109,15 +104,7 @@ def running_batch_loop(
     stop = threading.Event()
     factory = sessionmaker(engine)
     state_handlers = StateHandlers(Tallies(), {PaymentInitiated: handler})
-    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
-    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
-        codec=codec,
-        handlers=per_message(state_handlers),
-        give_up={},
-        uow_factory=lambda: UnitOfWork(factory, codec),
-        dead_letters=dead_letters,
-        policy=policy,
-    )
+    dispatcher, dead_letters = dispatching(broker, factory, per_message(state_handlers), {}, policy)
     loop = BatchLoop(
         bootstrap=broker,
         group_id=group,

@@ -38,7 +38,12 @@ from payment_events.events import PaymentFailed, PaymentInitiated, SellerLine
 from payment_events.registry import FileRegistry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
+
+    from sqlalchemy.orm import Session
+
+    from paykit.dispatch import GiveUp, Handler
+    from payment_events.events import Event
 
 test_metadata = MetaData()
 # `seq` is the order of the inserts: the heap's order is not (each connection fills its own page).
@@ -105,6 +110,26 @@ def produce(
     assert producer.flush(10) == 0
 
 
+def dispatching(
+    broker: str,
+    factory: sessionmaker[Session],
+    handlers: Mapping[type[Event], Handler[UnitOfWork]],
+    give_up: Mapping[type[Event], GiveUp[UnitOfWork]],
+    policy: RetryPolicy,
+) -> tuple[Dispatcher[UnitOfWork], DeadLetters]:
+    """The per-message dispatcher of the test service, and the dead letters it sends."""
+    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
+    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
+        codec=codec,
+        handlers=handlers,
+        give_up=give_up,
+        uow_factory=lambda: UnitOfWork(factory, codec),
+        dead_letters=dead_letters,
+        policy=policy,
+    )
+    return dispatcher, dead_letters
+
+
 @contextmanager
 def running_loop(
     broker: str,
@@ -121,14 +146,9 @@ def running_loop(
     joined on leaving (`stop` lets the test stop them earlier)."""
     stop = stop or threading.Event()
     factory = sessionmaker(engine)
-    dead_letters = DeadLetters(Producer(producer_config(broker, "dlq")), "test-service")
-    dispatcher: Dispatcher[UnitOfWork] = Dispatcher(
-        codec=codec,
-        handlers={PaymentInitiated: handler},
-        give_up={PaymentInitiated: give_up} if give_up else {},
-        uow_factory=lambda: UnitOfWork(factory, codec),
-        dead_letters=dead_letters,
-        policy=policy,
+    give_ups = {PaymentInitiated: give_up} if give_up else {}
+    dispatcher, dead_letters = dispatching(
+        broker, factory, {PaymentInitiated: handler}, give_ups, policy
     )
     loop: ConsumerLoop[UnitOfWork] = ConsumerLoop(
         bootstrap=broker,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from bff.domain.payment import Payment, accept_payment
 from payment_events.events import (
     CapturedLine,
     CaptureFailed,
@@ -24,6 +25,21 @@ from payment_events.events import (
 )
 
 LINES = (SellerLine(line_no=0, seller_id="seller_a", amount_minor=1500),)
+
+
+def accepted(amounts: list[tuple[str, int]] | None = None) -> Payment:
+    """A payment just accepted, as the read model keeps it: one line per (seller, amount)."""
+    return Payment.of(
+        accept_payment(
+            payment_id=str(uuid.uuid4()),
+            client_id="client_a",
+            customer_id="cus_1",
+            currency="EUR",
+            payment_method="pm_card_visa",
+            amounts=amounts or [("seller_a", 1500)],
+            return_url=None,
+        )
+    )
 
 
 def at(seconds: float) -> datetime:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from bff_events import (
+    accepted,
     capture_failed,
     captured_lines,
     confirmed,
@@ -26,10 +28,12 @@ from bff.domain.errors import (
     UnknownLine,
     UnknownRefund,
 )
-from bff.domain.payment import Payment, accept_payment
 from bff.domain.refund import RefundStatus
 from bff.domain.status import PaymentStatus
 from payment_events.events import RefundLine, RefundRequested
+
+if TYPE_CHECKING:
+    from bff.domain.payment import Payment
 
 S = PaymentStatus
 R = RefundStatus
@@ -39,17 +43,7 @@ def captured_payment(amounts: list[int], captured: dict[int, int] | None = None)
     """A payment of one seller line per amount, captured in full unless `captured` says what
     each line captured (lines left out of it failed). It all happened in the last seconds, so
     what the test does next happens after it."""
-    payment = Payment.of(
-        accept_payment(
-            payment_id=str(uuid.uuid4()),
-            client_id="client_a",
-            customer_id="cus_1",
-            currency="EUR",
-            payment_method="pm_card_visa",
-            amounts=[(f"seller_{n}", amount) for n, amount in enumerate(amounts)],
-            return_url=None,
-        )
-    )
+    payment = accepted([(f"seller_{n}", amount) for n, amount in enumerate(amounts)])
     pid = payment.payment_id
     payment.record_authorization(succeeded(pid, seconds=-4, amount=sum(amounts)))
     payment.record_order_confirmation(confirmed(pid, seconds=-3))
@@ -168,17 +162,7 @@ def test_only_a_payment_with_captured_money_left_can_be_refunded(how: str) -> No
             )
         )
     else:
-        payment = Payment.of(
-            accept_payment(
-                payment_id=str(uuid.uuid4()),
-                client_id="client_a",
-                customer_id="cus_1",
-                currency="EUR",
-                payment_method="pm_card_visa",
-                amounts=[("seller_0", 1000)],
-                return_url=None,
-            )
-        )
+        payment = accepted([("seller_0", 1000)])
         if how == "declined":
             payment.record_decline(declined(payment.payment_id))
         if how == "order_confirmed":

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bff_events import (
+    accepted,
     capture_failed,
     captured_lines,
     confirmed,
@@ -35,7 +37,6 @@ from bff.domain.errors import (
     RefundExceedsCaptured,
     UnknownLine,
 )
-from bff.domain.payment import Payment, accept_payment
 from bff.domain.refund import RefundStatus
 from bff.domain.status import RANK, TERMINAL, PaymentStatus, advance
 from payment_events.events import (
@@ -52,6 +53,9 @@ from payment_events.events import (
     RefundLine,
     RefundRequested,
 )
+
+if TYPE_CHECKING:
+    from bff.domain.payment import Payment
 
 S = PaymentStatus
 CAPTURED_STATES = {S.CAPTURED, S.PARTIALLY_CAPTURED}
@@ -165,20 +169,6 @@ class World:
 OUTCOMES = ["captured", "captured", "captured", "declined", "order_failed"]
 
 
-def accepted(amounts: list[int]) -> Payment:
-    return Payment.of(
-        accept_payment(
-            payment_id=str(uuid.uuid4()),
-            client_id="client_a",
-            customer_id="cus_1",
-            currency="EUR",
-            payment_method="pm_card_visa",
-            amounts=[(f"seller_{n}", a) for n, a in enumerate(amounts)],
-            return_url=None,
-        )
-    )
-
-
 @st.composite
 def payments_in_worlds(draw: st.DrawFn) -> tuple[Payment, World]:
     """A new payment and the truth of what happens to it elsewhere."""
@@ -186,7 +176,7 @@ def payments_in_worlds(draw: st.DrawFn) -> tuple[Payment, World]:
     outcome = draw(st.sampled_from(OUTCOMES))
     line_captured = st.sampled_from([True, True, False])
     captures = draw(st.lists(line_captured, min_size=len(amounts), max_size=len(amounts)))
-    payment = accepted(amounts)
+    payment = accepted([(f"seller_{n}", a) for n, a in enumerate(amounts)])
     return payment, World.of(payment, outcome != "declined", outcome == "captured", captures)
 
 

@@ -3,10 +3,9 @@ event is kept in history in the order things happened."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from bff_events import (
+    accepted,
     capture_failed,
     captured,
     captured_lines,
@@ -18,25 +17,11 @@ from bff_events import (
 )
 
 from bff.domain.errors import LineNotInPayment
-from bff.domain.payment import VOIDED_CODE, Payment, accept_payment
+from bff.domain.payment import VOIDED_CODE
 from bff.domain.status import TERMINAL, PaymentStatus, advance
 from payment_events.events import PaymentInitiated
 
 S = PaymentStatus
-
-
-def accepted(amounts: list[tuple[str, int]] | None = None) -> Payment:
-    return Payment.of(
-        accept_payment(
-            payment_id=str(uuid.uuid4()),
-            client_id="client_a",
-            customer_id="cus_1",
-            currency="EUR",
-            payment_method="pm_card_visa",
-            amounts=amounts or [("seller_a", 1500)],
-            return_url=None,
-        )
-    )
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bff.adapters.connections import bound_connect_time
@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 class Projector:
     wiring: Wiring
     statuses: StateHandlers[Payment] = STATUSES
-    # The same handlers, one message at a time in a unit of work: the retry schedule's path.
-    handlers: Mapping[type[Event], Handler[Any]] = field(
-        default_factory=lambda: per_message(STATUSES)
-    )
+
+    @property
+    def handlers(self) -> Mapping[type[Event], Handler[Any]]:
+        """The same handlers one message at a time in a unit of work: the retry schedule's
+        path, and the path of a payment its batch could not apply."""
+        return per_message(self.statuses)
 
     def unit_of_work(self) -> BffUnitOfWork:
         return BffUnitOfWork(self.wiring.session_factory, self.wiring.codec)
